@@ -1,0 +1,61 @@
+"""Tunable parameters.  Defaults follow Linux; every one is configurable.
+
+All times are integer microseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MS = 1_000
+SECOND = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class TcpConfig:
+    """Per-stack TCP settings (Linux defaults in brackets where they differ from the RFC)."""
+
+    # --- retransmission (RFC 6298, RFC 9293 3.8.1 and 3.8.3) ---
+    initial_rto: int = 1 * SECOND  # RFC 6298 2.1
+    min_rto: int = 200 * MS  # [Linux TCP_RTO_MIN; RFC 6298 says 1 s]
+    max_rto: int = 120 * SECOND  # [Linux TCP_RTO_MAX]
+    syn_retries: int = 6  # [net.ipv4.tcp_syn_retries]  R2 for SYN, counted
+    synack_retries: int = 5  # [net.ipv4.tcp_synack_retries]
+    retries1: int = 3  # R1: advise the IP layer (MUST-20)  [net.ipv4.tcp_retries1]
+    retries2: int = 15  # R2: give up (MUST-20, >= 100 s)  [net.ipv4.tcp_retries2]
+    user_timeout: int = 0  # TCP_USER_TIMEOUT; 0 means R2 by count (MUST-21)
+
+    # --- connection teardown ---
+    time_wait: int = 60 * SECOND  # 2*MSL (MUST-13)  [Linux TCP_TIMEWAIT_LEN]
+    fin_wait_2_timeout: int = 60 * SECOND  # orphaned FIN-WAIT-2  [net.ipv4.tcp_fin_timeout]
+    reuse_time_wait: bool = True  # a new SYN may reopen a TIME-WAIT 4-tuple (MAY-2)
+
+    # --- segment sizes (3.7.1) ---
+    mtu: int = 1500  # the interface MTU; MSS option = MTU - IP - TCP headers (MUST-67)
+    default_mss_ipv4: int = 536  # send MSS when the peer sent no option (MUST-15)
+    default_mss_ipv6: int = 1220
+
+    # --- windows and buffers ---
+    send_buffer: int = 256 * 1024  # SO_SNDBUF
+    receive_buffer: int = 256 * 1024  # SO_RCVBUF; the advertised window is its free space
+    window_scaling: bool = True  # RFC 7323 window scale option
+    initial_window: int = 10  # segments (RFC 6928)  [Linux TCP_INIT_CWND]
+
+    # --- acknowledgments (3.8.6.3) ---
+    delayed_ack: int = 40 * MS  # < 0.5 s (MUST-40)  [Linux TCP_DELACK_MIN]
+    ack_every: int = 2  # ACK at least every 2nd full-sized segment (SHLD-19)
+    quick_acks: int = 16  # segments ACKed at once at the start of a connection [Linux quickack]
+
+    # --- sending ---
+    nagle: bool = True  # SHLD-7; TCP_NODELAY turns it off (MUST-17)
+
+    # --- keep-alive (3.8.4): off by default (MUST-25) ---
+    keepalive: bool = False
+    keepalive_idle: int = 7200 * SECOND  # MUST-28: >= 2 hours
+    keepalive_interval: int = 75 * SECOND
+    keepalive_probes: int = 9
+
+    # --- the stack ---
+    ephemeral_ports: tuple[int, int] = (32768, 60999)  # [net.ipv4.ip_local_port_range]
+    backlog: int = 128  # default listen() backlog [net.core.somaxconn = 4096]
+    isn_tick: int = 4  # ISN clock: one increment per 4 microseconds (3.4.1)

@@ -1,0 +1,1 @@
+"""Trace records and renderers (ladder diagrams, pcap)."""
