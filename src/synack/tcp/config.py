@@ -58,4 +58,5 @@ class TcpConfig:
     # --- the stack ---
     ephemeral_ports: tuple[int, int] = (32768, 60999)  # [net.ipv4.ip_local_port_range]
     backlog: int = 128  # default listen() backlog [net.core.somaxconn = 4096]
+    syn_backlog: int = 256  # half-open connections per listener [net.ipv4.tcp_max_syn_backlog]
     isn_tick: int = 4  # ISN clock: one increment per 4 microseconds (3.4.1)

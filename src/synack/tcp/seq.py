@@ -28,8 +28,8 @@ class Seq(int):
 
     __radd__ = __add__
 
-    @overload  # type: ignore[override]
-    def __sub__(self, other: Seq) -> int: ...
+    @overload
+    def __sub__(self, other: Seq) -> int: ...  # type: ignore[overload-overlap]
 
     @overload
     def __sub__(self, other: int) -> Seq: ...
@@ -40,16 +40,16 @@ class Seq(int):
             return diff - MOD if diff >= HALF else diff
         return int.__new__(Seq, (int(self) - int(other)) & MASK)
 
-    def __lt__(self, other: int) -> bool:  # type: ignore[override]
+    def __lt__(self, other: int) -> bool:
         return 0 < ((int(other) - int(self)) & MASK) < HALF
 
-    def __le__(self, other: int) -> bool:  # type: ignore[override]
+    def __le__(self, other: int) -> bool:
         return ((int(other) - int(self)) & MASK) < HALF
 
-    def __gt__(self, other: int) -> bool:  # type: ignore[override]
+    def __gt__(self, other: int) -> bool:
         return 0 < ((int(self) - int(other)) & MASK) < HALF
 
-    def __ge__(self, other: int) -> bool:  # type: ignore[override]
+    def __ge__(self, other: int) -> bool:
         return ((int(self) - int(other)) & MASK) < HALF
 
     def __repr__(self) -> str:

@@ -1,0 +1,452 @@
+"""SEGMENT ARRIVES (RFC 9293 3.10.7), in the RFC's step order.
+
+Special cases for CLOSED (3.10.7.1), LISTEN (3.10.7.2) and SYN-SENT
+(3.10.7.3); every other state goes through the eight steps of 3.10.7.4:
+sequence check, RST, (security), SYN, ACK, URG, text, FIN.  The RFC 5961
+mitigations (challenge ACKs for in-window RST and for SYN, the ACK range
+check) are applied as RFC 9293 describes them.
+
+Functions here operate on a ``Connection``; they never raise for anything
+the network sends: an unacceptable segment is dropped with a counted
+``DropReason``.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from synack.tcp.seq import Seq
+from synack.tcp.state import State
+from synack.trace.records import DropReason, SegmentReceived
+from synack.wire.tcp import Segment, TcpFlags
+
+if TYPE_CHECKING:
+    from synack.tcp.connection import Connection
+
+SYN = TcpFlags.SYN
+ACK = TcpFlags.ACK
+RST = TcpFlags.RST
+FIN = TcpFlags.FIN
+MIN_SEND_MSS = 48  # hostile MSS options are clamped as Linux's TCP_MIN_SND_MSS
+S = State
+
+
+def reset_reply(segment: Segment) -> Segment | None:
+    """The RST answering ``segment`` where no connection wants it (3.10.7.1,
+    3.5.2 case 1), or None when the segment is itself a RST."""
+    if segment.flags & RST:
+        return None
+    if segment.flags & ACK:
+        # <SEQ=SEG.ACK><CTL=RST>
+        return Segment(segment.dst_port, segment.src_port, segment.ack, 0, RST, 0)
+    # <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+    ack = (segment.seq + segment.seg_len) & 0xFFFFFFFF
+    return Segment(segment.dst_port, segment.src_port, 0, ack, RST | ACK, 0)
+
+
+def segment_arrives(conn: Connection, seg: Segment, now: int) -> None:
+    """Dispatch one arriving segment by state (3.10.7)."""
+    if conn._trace is not None:
+        conn._trace(SegmentReceived(now, conn.four_tuple, seg))
+    state = conn.state
+    if state is S.CLOSED:
+        _closed(conn, seg, now)
+    elif state is S.LISTEN:
+        _listen(conn, seg, now)
+    elif state is S.SYN_SENT:
+        _syn_sent(conn, seg, now)
+    else:
+        _other_states(conn, seg, now)
+
+
+# ---------------------------------------------------------------- 3.10.7.1
+
+
+def _closed(conn: Connection, seg: Segment, now: int) -> None:
+    """CLOSED: all data is discarded; anything but a RST is answered with a RST."""
+    reply = reset_reply(seg)
+    if reply is not None:
+        conn.send_control(reply)
+    conn.drop(seg, DropReason.CLOSED, now)
+
+
+# ---------------------------------------------------------------- 3.10.7.2
+
+
+def _listen(conn: Connection, seg: Segment, now: int) -> None:
+    flags = seg.flags
+    if flags & RST:  # first: an incoming RST is ignored
+        conn.drop(seg, DropReason.LISTEN_RST, now)
+        return
+    if flags & ACK:  # second: any ACK is bad here: <SEQ=SEG.ACK><CTL=RST>
+        conn.send_control(Segment(conn.local_port, conn.remote_port, seg.ack, 0, RST, 0))
+        conn.drop(seg, DropReason.LISTEN_ACK, now)
+        return
+    if not flags & SYN:  # fourth: other text or control is dropped
+        conn.drop(seg, DropReason.LISTEN_NO_SYN, now)
+        return
+    # third: SYN.  RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ, choose ISS, send SYN,ACK.
+    # Data on a SYN is not kept (Linux without TCP Fast Open does the same).
+    conn.irs = Seq(seg.seq)
+    conn.rcv_nxt = conn.irs + 1
+    conn.rcv_adv = conn.rcv_nxt
+    _apply_syn_options(conn, seg)
+    conn._choose_iss(now)
+    conn.snd_wnd = seg.window  # the window in a SYN is never scaled (RFC 7323 2.2)
+    conn.max_snd_wnd = conn.snd_wnd
+    conn.snd_wl1 = Seq(seg.seq)
+    conn._set_state(S.SYN_RECEIVED, "rcv SYN", now)
+
+
+def _apply_syn_options(conn: Connection, seg: Segment) -> None:
+    """MSS (MUST-14..16) and window scale (RFC 7323) from the peer's SYN."""
+    peer_mss = seg.mss
+    if peer_mss is not None:
+        conn.send_mss = max(min(peer_mss, conn.mss_advertised), MIN_SEND_MSS)
+    peer_shift = seg.wscale
+    if peer_shift is not None and conn.config.window_scaling:
+        conn.snd_wscale = min(peer_shift, 14)  # RFC 7323 2.3: larger shifts are treated as 14
+        conn._offered_wscale = True
+    else:
+        conn.snd_wscale = 0
+        conn.rcv_wscale = 0
+    conn.cc.set_mss(conn.send_mss, conn.config.initial_window)
+
+
+# ---------------------------------------------------------------- 3.10.7.3
+
+
+def _syn_sent(conn: Connection, seg: Segment, now: int) -> None:
+    flags = seg.flags
+    ack = Seq(seg.ack)
+    ack_acceptable = False
+    # first: the ACK bit
+    if flags & ACK:
+        if ack <= conn.iss or ack > conn.snd_max:
+            if not flags & RST:  # <SEQ=SEG.ACK><CTL=RST>
+                conn.send_control(Segment(conn.local_port, conn.remote_port, seg.ack, 0, RST, 0))
+            conn.drop(seg, DropReason.SYN_SENT_BAD_ACK, now)
+            return
+        ack_acceptable = conn.snd_una < ack <= conn.snd_max
+    # second: the RST bit
+    if flags & RST:
+        if ack_acceptable:
+            conn.on_reset(now, errno.ECONNREFUSED, "rcv RST")
+        else:
+            conn.drop(seg, DropReason.SYN_SENT_RST_BAD_ACK, now)
+        return
+    # fourth: the SYN bit
+    if not flags & SYN:
+        conn.drop(seg, DropReason.SYN_SENT_NO_SYN_NO_RST, now)
+        return
+    conn.irs = Seq(seg.seq)
+    conn.rcv_nxt = conn.irs + 1
+    conn.rcv_adv = conn.rcv_nxt
+    _apply_syn_options(conn, seg)
+    if ack_acceptable:
+        conn.snd_una = ack
+        if conn.snd_nxt < ack:
+            conn.snd_nxt = ack
+        _rtt_sample(conn, ack, now)
+        conn.rtx_deadline = None
+        conn.retries = 0
+        conn.rtt.reset_backoff()
+        conn.snd_wnd = seg.window  # unscaled in a SYN
+        conn.max_snd_wnd = conn.snd_wnd
+        conn.snd_wl1 = Seq(seg.seq)
+        conn.snd_wl2 = ack
+        conn._set_state(S.ESTABLISHED, "rcv SYN,ACK", now)
+        conn.ack_now = True  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+        # Data or FIN on the SYN,ACK continue at the sixth step (3.10.7.3).
+        payload = seg.payload
+        if payload or flags & FIN:
+            _text_and_fin(conn, seg, conn.rcv_nxt, payload, bool(flags & FIN), now)
+        conn.maybe_writable()
+        return
+    # Simultaneous open (MUST-10): SYN,ACK <SEQ=ISS><ACK=RCV.NXT>.
+    conn.snd_wnd = seg.window
+    conn.max_snd_wnd = conn.snd_wnd
+    conn.snd_wl1 = Seq(seg.seq)
+    conn._set_state(S.SYN_RECEIVED, "rcv SYN (simultaneous open)", now)
+    conn.snd_nxt = conn.iss  # segments_to_send re-sends the SYN, now with ACK
+    conn.rtx_deadline = None
+
+
+# ---------------------------------------------------------------- 3.10.7.4
+
+
+def _other_states(conn: Connection, seg: Segment, now: int) -> None:
+    flags = seg.flags
+    state = conn.state
+    seg_seq = Seq(seg.seq)
+
+    # A duplicate of the SYN that opened a passive connection: answer with the
+    # SYN,ACK again (as Linux's request sockets do) rather than a bare ACK.
+    if state is S.SYN_RECEIVED and flags & SYN and not flags & (ACK | RST) and seg_seq == conn.irs:
+        conn.snd_nxt = conn.iss
+        conn.drop(seg, DropReason.SEQ_UNACCEPTABLE, now, "duplicate SYN: SYN,ACK resent")
+        return
+    # TIME-WAIT: a retransmitted FIN is ACKed again and the 2*MSL timer
+    # restarts (3.10.7.4 eighth step; Linux tcp_timewait_state_process).
+    if state is S.TIME_WAIT and flags & FIN and not flags & RST and seg_seq + seg.seg_len == conn.rcv_nxt:
+        conn.ack_now = True
+        conn.start_time_wait(now)
+        conn.drop(seg, DropReason.TIME_WAIT, now, "retransmitted FIN: ACK again, restart 2MSL")
+        return
+
+    # ---- first: check the sequence number (Table 6)
+    rcv_wnd = max(conn.rcv_adv - conn.rcv_nxt, 0)
+    seg_len = seg.seg_len
+    rcv_nxt = conn.rcv_nxt
+    if seg_len == 0:
+        if rcv_wnd == 0:
+            acceptable = seg_seq == rcv_nxt
+        else:
+            acceptable = rcv_nxt <= seg_seq and seg_seq - rcv_nxt < rcv_wnd
+    elif rcv_wnd == 0:
+        acceptable = False
+    else:
+        end = seg_seq + (seg_len - 1)
+        acceptable = (rcv_nxt <= seg_seq and seg_seq - rcv_nxt < rcv_wnd) or (
+            rcv_nxt <= end and end - rcv_nxt < rcv_wnd
+        )
+    zero_window_allowance = False
+    if not acceptable:
+        if flags & RST:
+            conn.drop(seg, DropReason.RST_OUT_OF_WINDOW, now)
+            return
+        # "special allowance should be made to accept valid ACKs, URGs, and RSTs"
+        # when RCV.WND is zero: process the ACK, drop the text.
+        if rcv_wnd == 0 and seg_seq == rcv_nxt and flags & ACK and not flags & SYN:
+            zero_window_allowance = True
+        else:
+            conn.ack_now = True  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+            conn.drop(seg, DropReason.SEQ_UNACCEPTABLE, now)
+            return
+
+    # ---- second: the RST bit (RFC 5961 section 3)
+    if flags & RST:
+        if seg_seq != rcv_nxt:
+            conn.ack_now = True  # challenge ACK
+            conn.drop(seg, DropReason.RST_CHALLENGED, now)
+            return
+        if state is S.SYN_RECEIVED:
+            if conn.passive:  # MUST-11: back to LISTEN (the listener lives on)
+                conn._set_state(S.LISTEN, "rcv RST", now)
+                conn._enter_closed("rcv RST", now, quiet=True)
+            else:
+                conn.on_reset(now, errno.ECONNREFUSED, "rcv RST")
+        elif state in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
+            conn.on_reset(now, errno.ECONNRESET, "rcv RST")
+        else:  # CLOSING, LAST-ACK, TIME-WAIT
+            conn.on_reset(now, 0, "rcv RST")
+        return
+
+    # ---- third: security (no compartments here) -- nothing to check.
+
+    # ---- fourth: the SYN bit (RFC 5961 section 4)
+    if flags & SYN:
+        if state is S.SYN_RECEIVED and conn.passive:
+            conn._set_state(S.LISTEN, "rcv SYN", now)
+            conn._enter_closed("rcv SYN", now, quiet=True)
+            return
+        conn.ack_now = True  # challenge ACK
+        conn.drop(seg, DropReason.SYN_CHALLENGED, now)
+        return
+
+    # ---- fifth: the ACK field
+    if not flags & ACK:
+        conn.drop(seg, DropReason.NO_ACK, now)
+        return
+    ack = Seq(seg.ack)
+    if state is S.SYN_RECEIVED:
+        if conn.snd_una < ack <= conn.snd_max:
+            conn.snd_wnd = seg.window << conn.snd_wscale
+            conn.max_snd_wnd = max(conn.max_snd_wnd, conn.snd_wnd)
+            conn.snd_wl1 = seg_seq
+            conn.snd_wl2 = ack
+            conn._set_state(S.ESTABLISHED, "rcv ACK of SYN", now)
+        else:  # <SEQ=SEG.ACK><CTL=RST>
+            conn.send_control(Segment(conn.local_port, conn.remote_port, seg.ack, 0, RST, 0))
+            conn.drop(seg, DropReason.SYN_RECEIVED_BAD_ACK, now)
+            return
+    if ack > conn.snd_max:
+        conn.ack_now = True  # ACK of something not yet sent: send an ACK, drop
+        conn.drop(seg, DropReason.ACK_UNSENT, now)
+        return
+    if ack < conn.snd_una - max(conn.max_snd_wnd, 1):
+        conn.ack_now = True  # RFC 5961 5.2: too old, challenge ACK
+        conn.drop(seg, DropReason.ACK_TOO_OLD, now)
+        return
+    _process_ack(conn, seg, seg_seq, ack, now)
+    if conn.state is S.CLOSED:
+        return
+    state = conn.state
+    if state is S.FIN_WAIT_1 and conn.fin_acked:
+        conn._set_state(S.FIN_WAIT_2, "rcv ACK of FIN", now)
+    elif state is S.CLOSING and conn.fin_acked:
+        conn._set_state(S.TIME_WAIT, "rcv ACK of FIN", now)
+    elif state is S.LAST_ACK and conn.fin_acked:
+        conn._enter_closed("rcv ACK of FIN", now)
+        return
+    conn.arm_keepalive(now)
+    if zero_window_allowance:
+        if seg.payload or flags & FIN:
+            conn.ack_now = True
+            conn.drop(seg, DropReason.RECEIVE_BUFFER_FULL, now, "zero window")
+        return
+
+    # ---- sixth: URG -- urgent data is delivered inline as ordinary data.
+
+    # ---- seventh and eighth: segment text, then FIN
+    payload = seg.payload
+    fin = bool(flags & FIN)
+    if payload or fin:
+        # Trim what lies before RCV.NXT or beyond the window (3.10.7.4 first step).
+        start = seg_seq
+        if start < rcv_nxt:
+            skip = rcv_nxt - start
+            payload = payload[skip:]
+            start = rcv_nxt
+        room = conn.rcv_adv - start
+        if len(payload) > room:
+            payload = payload[: max(room, 0)]
+            fin = False
+        _text_and_fin(conn, seg, start, payload, fin, now)
+
+
+def _process_ack(conn: Connection, seg: Segment, seg_seq: Seq, ack: Seq, now: int) -> None:
+    """ESTABLISHED-state ACK processing: SND.UNA, the send window, RTT,
+    congestion control and the retransmission timer (3.10.7.4, RFC 6298, RFC 5681)."""
+    snd_una = conn.snd_una
+    window = seg.window << conn.snd_wscale
+    cc = conn.cc
+    if snd_una < ack:
+        acked = ack - snd_una
+        flight_before = conn.snd_max - snd_una
+        data_acked = acked
+        if snd_una == conn.iss:
+            data_acked -= 1  # the SYN's sequence number carries no data
+        if conn.fin_seq is not None and ack > conn.fin_seq:
+            data_acked -= 1  # nor does the FIN's
+        if data_acked > 0:
+            conn.send_buffer.consume(min(data_acked, len(conn.send_buffer)))
+        conn.snd_una = ack
+        if conn.snd_nxt < ack:
+            conn.snd_nxt = ack
+        _rtt_sample(conn, ack, now)
+        conn.retries = 0
+        conn._rtx_started = None
+        conn.rtt.reset_backoff()
+        if cc.in_recovery:
+            if ack >= Seq(cc.recover):
+                cc.exit_recovery(conn.snd_max - ack)
+            else:  # RFC 6582 partial ACK: retransmit the next hole at once
+                cc.on_partial_ack(acked)
+                conn.retransmit_head(now)
+        else:
+            cc.on_ack(acked, flight_before)
+        # RFC 6298 5.2 and 5.3: stop the timer when all is ACKed, else restart it.
+        conn.rtx_deadline = None if conn.snd_una == conn.snd_max else now + conn.rtt.rto
+        conn.maybe_writable()
+    elif (
+        ack == snd_una
+        and not seg.payload
+        and not seg.flags & (SYN | FIN)
+        and window == conn.snd_wnd
+        and conn.snd_max != snd_una
+    ):
+        # A duplicate ACK (RFC 5681 2): three of them trigger fast retransmit.
+        if cc.on_dupack(conn.snd_max - snd_una):
+            cc.recover = int(conn.snd_max)
+            conn.bump("fast_retransmits")
+            conn.retransmit_head(now)
+    # Window update (3.10.7.4): only from a segment not older than the last one used.
+    if snd_una <= ack and (
+        conn.snd_wl1 < seg_seq or (conn.snd_wl1 == seg_seq and conn.snd_wl2 <= ack)
+    ):
+        conn.snd_wnd = window
+        conn.snd_wl1 = seg_seq
+        conn.snd_wl2 = ack
+        if window > conn.max_snd_wnd:
+            conn.max_snd_wnd = window
+        if window > 0:
+            conn.persist_deadline = None
+            conn._persist_backoff = 0
+
+
+def _rtt_sample(conn: Connection, ack: Seq, now: int) -> None:
+    """Take the RTT sample of the one timed segment once it is acknowledged
+    (RFC 6298 3; the timed segment is never a retransmission: Karn, MUST-18)."""
+    timed = conn._rtt_seq
+    if timed is not None and ack >= timed:
+        conn.rtt.sample(max(now - conn._rtt_time, 1))
+        conn._rtt_seq = None
+
+
+def _text_and_fin(
+    conn: Connection, seg: Segment, start: Seq, payload: bytes | memoryview, fin: bool, now: int
+) -> None:
+    """Seventh step (segment text) and eighth step (FIN), with out-of-order
+    segments held for later (SHLD-31) and the ACK policy of 3.8.6.3."""
+    state = conn.state
+    if payload:
+        if conn.fin_received or state not in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
+            conn.drop(seg, DropReason.DATA_AFTER_FIN, now)
+            return
+        if conn.user_closed and state in (S.FIN_WAIT_1, S.FIN_WAIT_2):
+            # New data for an application that closed: RST (SHLD-3, as Linux's ABORTONDATA).
+            conn.send_control(Segment(conn.local_port, conn.remote_port, seg.ack, 0, RST, 0))
+            conn.on_reset(now, 0, "data after close (SHLD-3)")
+            return
+        offset = start - conn.rcv_nxt
+        buffer = conn.receive_buffer
+        held_before = buffer.out_of_order_bytes
+        grown = buffer.add(offset, payload)
+        if grown:
+            conn.rcv_nxt = conn.rcv_nxt + grown
+            conn.deliver_events_for_data()
+        if offset > 0 or held_before or grown < len(payload) and offset == 0:
+            # Out of order, filling a hole, or no room: ACK at once (RFC 5681 4.2).
+            conn.ack_now = True
+        else:
+            conn._unacked_bytes += grown
+            if conn._quick_acks > 0:
+                conn._quick_acks -= 1
+                conn.ack_now = True
+            elif conn._unacked_bytes >= conn.config.ack_every * conn.send_mss:
+                conn.ack_now = True  # SHLD-19: at least every second full segment
+            elif conn.delack_deadline is None:
+                conn.delack_deadline = now + conn.config.delayed_ack  # MUST-40
+    if fin:
+        fin_seq = start + len(payload)
+        if fin_seq != conn.rcv_nxt:
+            conn._peer_fin_seq = fin_seq  # the data before it is still missing
+            conn.ack_now = True
+            return
+        _fin(conn, now)
+    elif conn._peer_fin_seq is not None and conn._peer_fin_seq == conn.rcv_nxt:
+        _fin(conn, now)
+
+
+def _fin(conn: Connection, now: int) -> None:
+    """Eighth step: the peer's FIN is in order."""
+    state = conn.state
+    conn._peer_fin_seq = None
+    if conn.fin_received:
+        conn.ack_now = True
+        return
+    conn.fin_received = True
+    conn.rcv_nxt = conn.rcv_nxt + 1
+    conn.ack_now = True
+    conn.peer_finished()
+    if state in (S.SYN_RECEIVED, S.ESTABLISHED):
+        conn._set_state(S.CLOSE_WAIT, "rcv FIN", now)
+    elif state is S.FIN_WAIT_1:
+        if conn.fin_acked:
+            conn._set_state(S.TIME_WAIT, "rcv FIN", now)
+        else:
+            conn._set_state(S.CLOSING, "rcv FIN", now)
+    elif state is S.FIN_WAIT_2:
+        conn._set_state(S.TIME_WAIT, "rcv FIN", now)

@@ -1,0 +1,790 @@
+"""One TCP connection (a TCB): user calls, output and timers.
+
+Sans-IO: three inputs (``receive(segment, now)``, user calls, ``on_timer(now)``)
+and four outputs (``segments_to_send(now)``, ``next_event()``,
+``next_deadline()``, trace records given to the ``trace`` sink).  The
+SEGMENT ARRIVES processing of RFC 9293 3.10.7 lives in ``arrival.py``.
+
+User calls only change state; segments are built when the driver asks for
+them with ``segments_to_send(now)`` (so that timers are armed at the time a
+segment really leaves).
+"""
+
+from __future__ import annotations
+
+import errno
+from collections import deque
+from collections.abc import Callable
+from ipaddress import IPv4Address, IPv6Address
+
+from synack.tcp import arrival
+from synack.tcp.buffers import ReceiveBuffer, SendBuffer
+from synack.tcp.config import TcpConfig
+from synack.tcp.congestion import NewReno
+from synack.tcp.errors import os_error
+from synack.tcp.events import Closed, Established, Event, PeerFinished, Readable, Reset, Writable
+from synack.tcp.rtt import RttEstimator
+from synack.tcp.seq import Seq
+from synack.tcp.state import CAN_SEND, TRANSITIONS, State
+from synack.trace.records import (
+    DropReason,
+    FourTuple,
+    Record,
+    SegmentDropped,
+    SegmentSent,
+    StateChanged,
+    TimerFired,
+    UserCall,
+)
+from synack.wire.tcp import MaxSegmentSize, NoOperation, Segment, TcpFlags, TcpOption, WindowScale
+
+Address = IPv4Address | IPv6Address
+TraceSink = Callable[[Record], None]
+
+SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2  # as the socket module
+
+IPV4_OVERHEAD = 20 + 20  # IP header + TCP header without options (MUST-67)
+IPV6_OVERHEAD = 40 + 20
+MAX_WINDOW_SHIFT = 14  # RFC 7323 2.3
+FLAG_ACK = TcpFlags.ACK
+FLAG_SYN = TcpFlags.SYN
+FLAG_FIN = TcpFlags.FIN
+FLAG_RST = TcpFlags.RST
+FLAG_PSH = TcpFlags.PSH
+
+
+class IllegalTransition(RuntimeError):
+    """A state change not in ``TRANSITIONS``: a bug in synack, never a network event."""
+
+
+class Connection:
+    """One TCP connection.  See the module docstring for the driving contract.
+
+    ``iss`` fixes the initial send sequence number (tests use values near
+    2**32 so wrap bugs show); otherwise ``isn`` computes it (RFC 9293 3.4.1).
+    ``notify`` is called whenever the connection has new output, events or
+    a changed deadline (the stack uses it to avoid scanning connections).
+    """
+
+    def __init__(
+        self,
+        local: tuple[Address, int],
+        remote: tuple[Address, int],
+        *,
+        config: TcpConfig | None = None,
+        iss: int | None = None,
+        isn: Callable[[Address, int, Address, int, int], Seq] | None = None,
+        trace: TraceSink | None = None,
+        notify: Callable[[Connection], None] | None = None,
+    ) -> None:
+        self.config = cfg = config or TcpConfig()
+        self.local_address, self.local_port = local
+        self.remote_address, self.remote_port = remote
+        self.four_tuple: FourTuple = (local[0], local[1], remote[0], remote[1])
+        self._fixed_iss = iss
+        self._isn = isn
+        self._trace = trace
+        self._notify = notify
+        self.state = State.CLOSED
+        self.passive = False  # opened from a listener (MUST-11: RST returns it to LISTEN)
+
+        # RFC 9293 3.3.1 send and receive sequence variables
+        self.iss = Seq(0)
+        self.irs = Seq(0)
+        self.snd_una = Seq(0)
+        self.snd_nxt = Seq(0)
+        self.snd_max = Seq(0)  # highest sequence number sent (SND.NXT before go-back-N)
+        self.snd_wnd = 0  # bytes, already scaled
+        self.snd_wl1 = Seq(0)
+        self.snd_wl2 = Seq(0)
+        self.max_snd_wnd = 0  # largest window the peer offered (sender SWS, RFC 5961 5.2)
+        self.rcv_nxt = Seq(0)
+        self.rcv_adv = Seq(0)  # right edge of the window last advertised (never moves left)
+
+        # options negotiated on the SYNs
+        ipv6 = isinstance(self.local_address, IPv6Address)
+        self.mss_advertised = cfg.mtu - (IPV6_OVERHEAD if ipv6 else IPV4_OVERHEAD)
+        self.send_mss = cfg.default_mss_ipv6 if ipv6 else cfg.default_mss_ipv4  # MUST-15
+        self.snd_wscale = 0  # shift applied to windows the peer advertises
+        self.rcv_wscale = _window_shift(cfg.receive_buffer) if cfg.window_scaling else 0
+        self._offered_wscale = False
+
+        self.send_buffer = SendBuffer(cfg.send_buffer)
+        self.receive_buffer = ReceiveBuffer(cfg.receive_buffer)
+        self.rtt = RttEstimator(cfg.initial_rto, cfg.min_rto, cfg.max_rto)
+        self.cc = NewReno(self.send_mss, cfg.initial_window)
+        self.nagle = cfg.nagle
+
+        # FIN bookkeeping
+        self.fin_queued = False  # CLOSE or shutdown(SHUT_WR) was called
+        self.fin_seq: Seq | None = None  # the sequence number our FIN occupies, once sent
+        self.fin_received = False
+        self._peer_fin_seq: Seq | None = None  # an out-of-order FIN waiting for the data before it
+        self.user_closed = False  # close() called: the application let go (orphan)
+        self.read_shutdown = False
+        self.error: OSError | None = None  # the pending error calls will raise
+        self._reported_error = False
+
+        # timers: absolute deadlines in microseconds, or None
+        self.rtx_deadline: int | None = None
+        self.delack_deadline: int | None = None
+        self.persist_deadline: int | None = None
+        self.keepalive_deadline: int | None = None
+        self.time_wait_deadline: int | None = None
+        self.fin_wait_2_deadline: int | None = None
+        self.retries = 0  # consecutive retransmission timeouts (R1/R2, MUST-20)
+        self._rtx_started: int | None = None  # time of the first unanswered retransmission
+        self._persist_backoff = 0
+        self._keepalive_probes = 0
+        self._rtt_seq: Seq | None = None  # a timed segment's end (Karn: only new data, MUST-18)
+        self._rtt_time = 0
+        self._last_now = 0
+
+        # acknowledgment policy (3.8.6.3)
+        self.ack_now = False
+        self._unacked_bytes = 0
+        self._quick_acks = cfg.quick_acks
+        self._challenge_pending = False
+
+        # outputs
+        self._out: list[tuple[Segment, bool]] = []  # (segment, is a retransmission)
+        self._events: deque[Event] = deque()
+        self._writable_wanted = False
+        self._readable_signalled = False
+        self.stats: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ naming
+
+    def __repr__(self) -> str:
+        return (
+            f"<Connection {self.local_address}:{self.local_port} -> "
+            f"{self.remote_address}:{self.remote_port} {self.state}>"
+        )
+
+    # ------------------------------------------------------------------ OPEN (3.10.1)
+
+    def connect(self, now: int) -> None:
+        """Active OPEN: choose the ISS and send a SYN (CLOSED -> SYN-SENT)."""
+        if self.state is not State.CLOSED:
+            raise os_error(errno.EISCONN if self.state.synchronized else errno.EALREADY)
+        self._user_call(now, "connect()")
+        self._choose_iss(now)
+        self._set_state(State.SYN_SENT, "active OPEN", now)
+        self._wake()
+
+    def listen(self) -> None:
+        """Passive OPEN of this TCB (CLOSED -> LISTEN); the stack's listeners use it
+        for each connection request they accept from the network."""
+        if self.state is not State.CLOSED:
+            raise os_error(errno.EINVAL, "connection is not closed")
+        self.passive = True
+        self._set_state(State.LISTEN, "passive OPEN", self._last_now)
+
+    def _choose_iss(self, now: int) -> None:
+        if self._fixed_iss is not None:
+            iss = Seq(self._fixed_iss)
+        elif self._isn is not None:
+            iss = self._isn(
+                self.local_address, self.local_port, self.remote_address, self.remote_port, now
+            )
+        else:
+            raise ValueError("a Connection needs either iss= or isn=")
+        self.iss = iss
+        self.snd_una = iss
+        self.snd_nxt = iss  # the SYN is built by segments_to_send
+        self.snd_max = iss
+
+    # ------------------------------------------------------------------ SEND (3.10.2)
+
+    def send(self, data: bytes | bytearray | memoryview) -> int:
+        """Queue ``data``; returns how many bytes the send buffer took (possibly 0).
+
+        Raises like ``socket.send``: the pending error after a reset,
+        ``BrokenPipeError`` once the sending side is shut down, and
+        ``OSError(ENOTCONN)`` before OPEN.
+        """
+        self._raise_pending_error()
+        state = self.state
+        if self.fin_queued or (state.synchronized and state not in CAN_SEND):
+            raise os_error(errno.EPIPE)  # "connection closing" (3.10.2)
+        if state in (State.CLOSED, State.LISTEN):
+            raise os_error(errno.ENOTCONN)
+        taken = self.send_buffer.write(data)
+        if taken < len(data):
+            self._writable_wanted = True
+        if taken:
+            self._wake()
+        return taken
+
+    # ------------------------------------------------------------------ RECEIVE (3.10.3)
+
+    def recv(self, max_bytes: int) -> bytes:
+        """Take up to ``max_bytes`` of in-order data.
+
+        Returns ``b""`` at end of stream (the peer's FIN was read, or the read
+        side was shut down); raises ``BlockingIOError`` when nothing is there
+        yet, or the pending error after a reset.
+        """
+        if max_bytes < 0:
+            raise ValueError("negative buffersize in recv")
+        if len(self.receive_buffer) == 0:
+            self._raise_pending_error()
+            if self.fin_received or self.read_shutdown:
+                return b""
+            if self.state in (State.CLOSED, State.LISTEN, State.SYN_SENT) and not self.error:
+                if self.state is State.CLOSED:
+                    raise os_error(errno.ENOTCONN)
+            raise os_error(errno.EAGAIN)
+        data = self.receive_buffer.read(max_bytes)
+        self._readable_signalled = False
+        # Window update (3.8.6.2.2): once reading has opened the window enough
+        # to matter (it at least doubles, as Linux's tcp_cleanup_rbuf), say so.
+        if self.state.synchronized and not self.fin_received:
+            advertised = max(self.rcv_adv - self.rcv_nxt, 0)
+            if self._window_to_advertise() >= 2 * advertised + self.mss_advertised:
+                self.ack_now = True
+                self._wake()
+        return data
+
+    # ------------------------------------------------------------------ CLOSE (3.10.4)
+
+    def shutdown(self, how: int = SHUT_WR) -> None:
+        """Half-close.  ``SHUT_WR`` queues a FIN after the buffered data
+        (ESTABLISHED -> FIN-WAIT-1, CLOSE-WAIT -> LAST-ACK); ``SHUT_RD`` makes
+        reads return end of stream."""
+        if how not in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+            raise os_error(errno.EINVAL, "how must be SHUT_RD, SHUT_WR or SHUT_RDWR")
+        if self.state in (State.CLOSED, State.LISTEN, State.SYN_SENT):
+            raise os_error(errno.ENOTCONN)
+        self._user_call(self._last_now, f"shutdown({('SHUT_RD', 'SHUT_WR', 'SHUT_RDWR')[how]})")
+        if how in (SHUT_RD, SHUT_RDWR):
+            self.read_shutdown = True
+        if how in (SHUT_WR, SHUT_RDWR):
+            self._queue_fin()
+
+    def close(self) -> None:
+        """CLOSE: the application is done with the connection (idempotent).
+
+        Unread received data makes it an abort with RST (SHLD-3, as Linux);
+        otherwise a FIN follows the buffered data and the TCB lives on,
+        orphaned, until the close handshake and TIME-WAIT finish.
+        """
+        if self.user_closed:
+            return
+        self.user_closed = True
+        self._user_call(self._last_now, "close()")
+        state = self.state
+        if state in (State.CLOSED, State.LISTEN, State.SYN_SENT):
+            # 3.10.4: LISTEN and SYN-SENT delete the TCB; no segment is sent.
+            if state is not State.CLOSED:
+                self._enter_closed("CLOSE", self._last_now)
+            return
+        if len(self.receive_buffer) > 0 and state.synchronized or (
+            len(self.receive_buffer) > 0 and state is State.SYN_RECEIVED
+        ):
+            self._reset_connection(self._last_now, "close with unread data (SHLD-3)")
+            return
+        self.read_shutdown = True
+        self._queue_fin()
+        if self.state is State.FIN_WAIT_2:
+            self._arm_fin_wait_2(self._last_now)
+
+    def abort(self) -> None:
+        """ABORT (3.10.5), as close() with SO_LINGER 0: RST in the synchronized
+        states that still have a peer, then CLOSED."""
+        self._user_call(self._last_now, "abort()")
+        self.user_closed = True
+        state = self.state
+        if state in (
+            State.SYN_RECEIVED,
+            State.ESTABLISHED,
+            State.FIN_WAIT_1,
+            State.FIN_WAIT_2,
+            State.CLOSE_WAIT,
+        ):
+            self._reset_connection(self._last_now, "ABORT")
+        elif state is not State.CLOSED:
+            self._enter_closed("ABORT", self._last_now)
+
+    def _queue_fin(self) -> None:
+        if self.fin_queued:
+            return
+        self.fin_queued = True
+        now = self._last_now
+        if self.state is State.ESTABLISHED:
+            self._set_state(State.FIN_WAIT_1, "CLOSE", now)
+        elif self.state is State.CLOSE_WAIT:
+            self._set_state(State.LAST_ACK, "CLOSE", now)
+        # SYN-RECEIVED: the FIN is queued until ESTABLISHED (3.10.4).
+        self._wake()
+
+    def _reset_connection(self, now: int, cause: str) -> None:
+        """Send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> and go to CLOSED (Linux's active reset)."""
+        self._out.append((self._segment(self.snd_max, FLAG_RST | FLAG_ACK), False))
+        self._enter_closed(cause, now)
+
+    # ------------------------------------------------------------------ STATUS (3.10.6)
+
+    def status(self) -> dict[str, object]:
+        """A snapshot of the TCB (STATUS call, 3.10.6; shaped like Linux's tcp_info)."""
+        return {
+            "state": str(self.state),
+            "local": (str(self.local_address), self.local_port),
+            "remote": (str(self.remote_address), self.remote_port),
+            "iss": int(self.iss),
+            "irs": int(self.irs),
+            "snd_una": int(self.snd_una),
+            "snd_nxt": int(self.snd_nxt),
+            "snd_wnd": self.snd_wnd,
+            "rcv_nxt": int(self.rcv_nxt),
+            "rcv_wnd": self._window_to_advertise(),
+            "send_mss": self.send_mss,
+            "snd_wscale": self.snd_wscale,
+            "rcv_wscale": self.rcv_wscale,
+            "cwnd": self.cc.cwnd,
+            "ssthresh": self.cc.ssthresh,
+            "srtt": self.rtt.srtt,
+            "rttvar": self.rtt.rttvar,
+            "rto": self.rtt.rto,
+            "retransmits": self.retries,
+            "unacked": self.snd_max - self.snd_una,
+            "send_buffered": len(self.send_buffer),
+            "receive_buffered": len(self.receive_buffer),
+            "stats": dict(self.stats),
+        }
+
+    # ------------------------------------------------------------------ inputs
+
+    def receive(self, segment: Segment, now: int) -> None:
+        """SEGMENT ARRIVES (3.10.7).  Never raises for anything the network sends."""
+        self._last_now = now
+        arrival.segment_arrives(self, segment, now)
+        self._wake()
+
+    def on_timer(self, now: int) -> None:
+        """Fire every timer whose deadline is ``<= now`` (3.10.8)."""
+        self._last_now = now
+        if self.time_wait_deadline is not None and now >= self.time_wait_deadline:
+            self.time_wait_deadline = None
+            self._timer_fired(now, "TIME-WAIT 2MSL")
+            self._enter_closed("2*MSL timeout", now)
+            return
+        if self.fin_wait_2_deadline is not None and now >= self.fin_wait_2_deadline:
+            self.fin_wait_2_deadline = None
+            self._timer_fired(now, "FIN-WAIT-2 timeout")
+            self._enter_closed("FIN-WAIT-2 timeout", now)
+            return
+        if self.rtx_deadline is not None and now >= self.rtx_deadline:
+            self.rtx_deadline = None
+            self._retransmission_timeout(now)
+        if self.persist_deadline is not None and now >= self.persist_deadline:
+            self.persist_deadline = None
+            self._persist_timeout(now)
+        if self.keepalive_deadline is not None and now >= self.keepalive_deadline:
+            self.keepalive_deadline = None
+            self._keepalive_timeout(now)
+        if self.delack_deadline is not None and now >= self.delack_deadline:
+            self.delack_deadline = None
+            self._timer_fired(now, "delayed ACK")
+            self.ack_now = True
+        self._wake()
+
+    # ------------------------------------------------------------------ outputs
+
+    def segments_to_send(self, now: int) -> list[Segment]:
+        """Everything due to go out now: control segments, data, FIN, ACKs."""
+        self._last_now = now
+        state = self.state
+        if state.synchronized or state is State.SYN_SENT or state is State.SYN_RECEIVED:
+            self._transmit(now)
+        if self.ack_now and state.synchronized:
+            self._out.append((self._segment(self.snd_nxt, FLAG_ACK), False))
+        if not self._out:
+            return []
+        out = self._out
+        self._out = []
+        segments = []
+        for segment, retransmission in out:
+            if segment.flags & FLAG_ACK:
+                self._ack_sent(segment)
+            if self._trace is not None:
+                self._trace(SegmentSent(now, self.four_tuple, segment, retransmission))
+            segments.append(segment)
+        return segments
+
+    def next_event(self) -> Event | None:
+        """The oldest event not yet taken, or None."""
+        return self._events.popleft() if self._events else None
+
+    def next_deadline(self) -> int | None:
+        """The earliest armed timer, or None."""
+        best: int | None = None
+        for deadline in (
+            self.rtx_deadline,
+            self.delack_deadline,
+            self.persist_deadline,
+            self.keepalive_deadline,
+            self.time_wait_deadline,
+            self.fin_wait_2_deadline,
+        ):
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
+        return best
+
+    # ------------------------------------------------------------------ segment building
+
+    def _segment(
+        self,
+        seq: Seq,
+        flags: TcpFlags,
+        payload: bytes | memoryview = b"",
+        options: tuple[TcpOption, ...] = (),
+    ) -> Segment:
+        """A segment from this TCB with the current ACK and window fields."""
+        if flags & FLAG_SYN:
+            window = min(self._window_to_advertise(), 0xFFFF)  # never scaled (RFC 7323 2.2)
+        else:
+            window = min(self._window_to_advertise() >> self.rcv_wscale, 0xFFFF)
+        return Segment(
+            self.local_port,
+            self.remote_port,
+            int(seq),
+            int(self.rcv_nxt) if flags & FLAG_ACK else 0,
+            flags,
+            window,
+            0,
+            options,
+            payload,
+        )
+
+    def _syn_options(self) -> tuple[TcpOption, ...]:
+        """MSS (MUST-14, MUST-67) and window scale (RFC 7323) on SYN and SYN-ACK only (MUST-65)."""
+        options: list[TcpOption] = [MaxSegmentSize(self.mss_advertised)]
+        offer = self.config.window_scaling and (
+            self.state is State.SYN_SENT or self._offered_wscale
+        )
+        if offer:
+            options += [NoOperation(), WindowScale(self.rcv_wscale)]
+        return tuple(options)
+
+    def _window_to_advertise(self) -> int:
+        """RCV.WND with receiver SWS avoidance (MUST-39, 3.8.6.2.2): the right edge
+        only moves on by at least min(RCV.BUFF/2, MSS), and never moves left."""
+        shift = self.rcv_wscale
+        current = max(self.rcv_adv - self.rcv_nxt, 0)
+        free = self.receive_buffer.free >> shift << shift  # what the field can express
+        threshold = min(self.receive_buffer.capacity // 2, self.mss_advertised)
+        if free - current >= threshold or (free > current and free >= self.receive_buffer.capacity):
+            return free
+        # Keep the right edge where it is, rounded up so scaling never shrinks it.
+        return (current + (1 << shift) - 1) >> shift << shift
+
+    def _ack_sent(self, segment: Segment) -> None:
+        """Bookkeeping after any segment carrying an ACK left (3.8.6.3)."""
+        self.ack_now = False
+        self._unacked_bytes = 0
+        self.delack_deadline = None
+        shift = 0 if segment.flags & FLAG_SYN else self.rcv_wscale
+        edge = self.rcv_nxt + (segment.window << shift)
+        if edge > self.rcv_adv:
+            self.rcv_adv = edge
+
+    # ------------------------------------------------------------------ transmission
+
+    def _transmit(self, now: int) -> None:
+        """Send what the windows, Nagle and SWS avoidance allow (3.7, 3.8.6.2.1)."""
+        state = self.state
+        if state is State.SYN_SENT or state is State.SYN_RECEIVED:
+            if self.snd_nxt == self.iss:
+                flags = FLAG_SYN if state is State.SYN_SENT else FLAG_SYN | FLAG_ACK
+                segment = self._segment(self.iss, flags, options=self._syn_options())
+                self._emit(segment, now, first=self.snd_max == self.iss)
+                self.snd_nxt = self.iss + 1
+                if self.snd_max == self.iss:
+                    self.snd_max = self.snd_nxt
+            return
+        if state not in (
+            State.ESTABLISHED,
+            State.CLOSE_WAIT,
+            State.FIN_WAIT_1,
+            State.LAST_ACK,
+            State.CLOSING,
+        ):
+            return
+        mss = self.send_mss
+        buffered = len(self.send_buffer)
+        while True:
+            sent = self.snd_nxt - self.snd_una  # bytes (and perhaps the FIN) already sent
+            unsent = buffered - sent
+            window = min(self.snd_wnd, self.cc.cwnd)
+            usable = window - (self.snd_nxt - self.snd_una)
+            if unsent > 0:
+                size = min(unsent, mss, usable)
+                if size <= 0:
+                    self._maybe_arm_persist(now)
+                    return
+                if size < mss:
+                    if size < unsent:
+                        # Sender SWS avoidance (MUST-38): a partial segment only
+                        # when it is at least half the largest window offered.
+                        if size < self.max_snd_wnd // 2:
+                            self._maybe_arm_persist(now)
+                            return
+                    elif self.nagle and not self.fin_queued and self.snd_nxt != self.snd_una:
+                        return  # Nagle (SHLD-7): wait for the ACK of the data in flight
+                payload = self.send_buffer.peek(sent, size)
+                flags = FLAG_ACK
+                last = size == unsent
+                if last:
+                    flags |= FLAG_PSH
+                    if self.fin_queued:
+                        flags |= FLAG_FIN
+                segment = self._segment(self.snd_nxt, flags, payload)
+                if flags & FLAG_FIN:
+                    self.fin_seq = self.snd_nxt + size
+                self._emit(segment, now, first=self.snd_nxt == self.snd_max)
+                self.snd_nxt = self.snd_nxt + segment.seg_len
+                if self.snd_nxt > self.snd_max:
+                    self.snd_max = self.snd_nxt
+                if flags & FLAG_FIN:
+                    return
+                continue
+            if self.fin_queued and unsent == 0:
+                segment = self._segment(self.snd_nxt, FLAG_FIN | FLAG_ACK)
+                self.fin_seq = self.snd_nxt
+                self._emit(segment, now, first=self.snd_nxt == self.snd_max)
+                self.snd_nxt = self.snd_nxt + 1
+                if self.snd_nxt > self.snd_max:
+                    self.snd_max = self.snd_nxt
+            return
+
+    def _emit(self, segment: Segment, now: int, *, first: bool) -> None:
+        """Queue a sequence-consuming segment and arm the retransmission timer (RFC 6298 5.1).
+        ``first`` is False for a retransmission, which is never timed (Karn, MUST-18)."""
+        if first:
+            if self._rtt_seq is None:
+                self._rtt_seq = Seq(segment.seq) + segment.seg_len
+                self._rtt_time = now
+            self.bump("segments_sent")
+        else:
+            self.bump("retransmitted_segments")
+        self._out.append((segment, not first))
+        self.ack_now = False
+        self.persist_deadline = None
+        if self.rtx_deadline is None:
+            self.rtx_deadline = now + self.rtt.rto
+
+    def _maybe_arm_persist(self, now: int) -> None:
+        """Zero window or a window too small to use with nothing in flight:
+        probe it later (MUST-35, MUST-36, SHLD-29)."""
+        if self.snd_max == self.snd_una and self.persist_deadline is None:
+            delay = min(self.rtt.rto << self._persist_backoff, self.config.max_rto)
+            self.persist_deadline = now + delay
+
+    # ------------------------------------------------------------------ timers
+
+    def _retransmission_timeout(self, now: int) -> None:
+        """RFC 6298 5.4-5.7 and RFC 9293 3.8.3 (R1/R2)."""
+        self._timer_fired(now, "RTO")
+        state = self.state
+        if self._rtx_started is None:
+            self._rtx_started = now
+        self.retries += 1
+        if state is State.SYN_SENT:
+            limit = self.config.syn_retries
+        elif state is State.SYN_RECEIVED:
+            limit = self.config.synack_retries
+        else:
+            limit = self.config.retries2
+        timed_out = self.retries > limit
+        user_timeout = self.config.user_timeout
+        if user_timeout and now - self._rtx_started >= user_timeout:
+            timed_out = True  # MUST-21: the application's own R2
+        if timed_out:
+            if state is State.SYN_RECEIVED and self.passive:
+                self._set_state(State.LISTEN, "SYN-ACK retries exhausted", now)
+                self._enter_closed("SYN-ACK retries exhausted", now, quiet=True)
+                return
+            self.error = os_error(errno.ETIMEDOUT)
+            self._events.append(Reset(self.error))
+            self._enter_closed("retransmission timeout (R2)", now)
+            return
+        if self.retries == self.config.retries1 and state.synchronized:
+            self._timer_fired(now, "R1 reached: negative advice to IP (MUST-20)")
+        self.rtt.backoff()  # RFC 6298 5.5
+        self._rtt_seq = None  # Karn (MUST-18): no sample from a retransmitted segment
+        self.cc.on_timeout(self.snd_max - self.snd_una)
+        self.snd_nxt = self.snd_una  # go back: resend from the oldest unacknowledged octet
+        self._transmit(now)
+        if self.rtx_deadline is None and self.snd_max != self.snd_una:
+            self.rtx_deadline = now + self.rtt.rto
+
+    def _persist_timeout(self, now: int) -> None:
+        """Probe a zero window (MUST-36) with an old sequence number so the peer
+        answers with its current window, as Linux does; back off (SHLD-30)."""
+        self._timer_fired(now, "persist")
+        usable = min(self.snd_wnd, self.cc.cwnd) - (self.snd_nxt - self.snd_una)
+        unsent = len(self.send_buffer) - (self.snd_nxt - self.snd_una)
+        if usable > 0 and unsent > 0:
+            # The override timeout of sender SWS avoidance: send what fits.
+            size = min(usable, unsent, self.send_mss)
+            payload = self.send_buffer.peek(self.snd_nxt - self.snd_una, size)
+            self._emit(self._segment(self.snd_nxt, FLAG_ACK | FLAG_PSH, payload), now, first=True)
+            self.snd_nxt = self.snd_nxt + size
+            if self.snd_nxt > self.snd_max:
+                self.snd_max = self.snd_nxt
+            return
+        self._out.append((self._segment(self.snd_una - 1, FLAG_ACK), False))
+        self.bump("window_probes")
+        self._persist_backoff = min(self._persist_backoff + 1, 16)
+        delay = min(self.rtt.rto << self._persist_backoff, self.config.max_rto)
+        self.persist_deadline = now + delay
+
+    def _keepalive_timeout(self, now: int) -> None:
+        """Keep-alive probe (3.8.4, MAY-5): no data, SEG.SEQ = SND.NXT-1 (SHLD-12)."""
+        self._timer_fired(now, "keep-alive")
+        if self._keepalive_probes >= self.config.keepalive_probes:
+            self.error = os_error(errno.ETIMEDOUT)
+            self._events.append(Reset(self.error))
+            self._enter_closed("keep-alive timeout", now)
+            return
+        self._keepalive_probes += 1
+        self._out.append((self._segment(self.snd_una - 1, FLAG_ACK), False))
+        self.keepalive_deadline = now + self.config.keepalive_interval
+
+    def arm_keepalive(self, now: int) -> None:
+        """(Re)start the idle timer after traffic from the peer (MUST-26)."""
+        self._keepalive_probes = 0
+        if self.config.keepalive and self.state in (State.ESTABLISHED, State.CLOSE_WAIT):
+            self.keepalive_deadline = now + self.config.keepalive_idle
+
+    def _arm_fin_wait_2(self, now: int) -> None:
+        """An orphaned FIN-WAIT-2 connection gives up after tcp_fin_timeout, as Linux."""
+        if self.user_closed and self.state is State.FIN_WAIT_2:
+            self.fin_wait_2_deadline = now + self.config.fin_wait_2_timeout
+
+    def start_time_wait(self, now: int) -> None:
+        """(Re)start the 2*MSL timer (MUST-13) and stop the others."""
+        self.rtx_deadline = self.persist_deadline = self.keepalive_deadline = None
+        self.fin_wait_2_deadline = None
+        self.time_wait_deadline = now + self.config.time_wait
+
+    # ------------------------------------------------------------------ state
+
+    def _set_state(self, new: State, cause: str, now: int) -> None:
+        """The one way to change state: checked against TRANSITIONS and traced."""
+        old = self.state
+        if old is new:
+            return
+        if (old, new) not in TRANSITIONS:
+            raise IllegalTransition(f"{old} -> {new} ({cause})")
+        self.state = new
+        if self._trace is not None:
+            self._trace(StateChanged(now, self.four_tuple, old, new, cause))
+        if new is State.ESTABLISHED:
+            self.arm_keepalive(now)
+            if old in (State.SYN_SENT, State.SYN_RECEIVED):
+                self._events.append(Established())
+            if self.fin_queued:  # CLOSE in SYN-RECEIVED is served now (3.10.4)
+                self._set_state(State.FIN_WAIT_1, "CLOSE (queued)", now)
+        elif new is State.FIN_WAIT_2:
+            self._arm_fin_wait_2(now)
+        elif new is State.TIME_WAIT:
+            self.start_time_wait(now)
+
+    def _enter_closed(self, cause: str, now: int, *, quiet: bool = False) -> None:
+        """Delete the TCB: stop every timer, drop the queues, announce Closed."""
+        if self.state is not State.CLOSED and self.state is not State.LISTEN:
+            self._set_state(State.CLOSED, cause, now)
+        elif self.state is State.LISTEN:
+            self.state = State.CLOSED  # a passive child going back to its listener
+        self.rtx_deadline = self.delack_deadline = self.persist_deadline = None
+        self.keepalive_deadline = self.time_wait_deadline = self.fin_wait_2_deadline = None
+        self.ack_now = False
+        if not quiet:
+            self._events.append(Closed())
+        self._wake()
+
+    def on_reset(self, now: int, code: int, cause: str) -> None:
+        """The peer reset the connection (3.10.7.4 second step)."""
+        if code and not self.user_closed:
+            self.error = os_error(code)
+            self._events.append(Reset(self.error))
+        elif code and self.state is not State.TIME_WAIT:
+            self.error = os_error(code)
+        self.send_buffer.consume(len(self.send_buffer))
+        self._enter_closed(cause, now)
+
+    # ------------------------------------------------------------------ helpers for arrival
+
+    @property
+    def fin_acked(self) -> bool:
+        """Our FIN has been sent and acknowledged."""
+        return self.fin_seq is not None and self.snd_una > self.fin_seq
+
+    def retransmit_head(self, now: int) -> None:
+        """Fast retransmit (RFC 5681 3.2): resend one segment from SND.UNA now."""
+        self._rtt_seq = None  # Karn (MUST-18)
+        unacked_data = min(len(self.send_buffer), self.snd_max - self.snd_una)
+        size = min(unacked_data, self.send_mss)
+        flags = FLAG_ACK
+        if size <= 0:
+            return
+        if self.fin_seq is not None and self.snd_una + size == self.fin_seq:
+            flags |= FLAG_FIN
+        payload = self.send_buffer.peek(0, size)
+        self._emit(self._segment(self.snd_una, flags, payload), now, first=False)
+        self.rtx_deadline = now + self.rtt.rto  # RFC 6298 5.3 for the retransmission
+
+    def deliver_events_for_data(self) -> None:
+        if not self._readable_signalled and len(self.receive_buffer) > 0:
+            self._readable_signalled = True
+            self._events.append(Readable())
+
+    def peer_finished(self) -> None:
+        self._events.append(PeerFinished())
+
+    def maybe_writable(self) -> None:
+        if self._writable_wanted and self.send_buffer.free > 0:
+            self._writable_wanted = False
+            self._events.append(Writable())
+
+    def drop(self, segment: Segment | None, reason: DropReason, now: int, detail: str = "") -> None:
+        """Count and trace a dropped segment."""
+        self.bump(reason.name)
+        if self._trace is not None:
+            self._trace(SegmentDropped(now, self.four_tuple, segment, reason, detail))
+
+    def send_control(self, segment: Segment) -> None:
+        """Queue a control segment (RST or ACK) built by the arrival code."""
+        self._out.append((segment, False))
+
+    def _timer_fired(self, now: int, name: str) -> None:
+        if self._trace is not None:
+            self._trace(TimerFired(now, self.four_tuple, name))
+
+    def _user_call(self, now: int, call: str) -> None:
+        if self._trace is not None:
+            self._trace(UserCall(now, self.four_tuple, call))
+
+    def _raise_pending_error(self) -> None:
+        if self.error is not None:
+            if not self._reported_error:
+                self._reported_error = True
+                raise self.error
+            raise os_error(errno.EPIPE)
+
+    def bump(self, name: str) -> None:
+        self.stats[name] = self.stats.get(name, 0) + 1
+
+    def _wake(self) -> None:
+        if self._notify is not None:
+            self._notify(self)
+
+
+def _window_shift(buffer: int) -> int:
+    """The smallest window scale that lets ``buffer`` bytes be advertised (RFC 7323 2.3)."""
+    shift = 0
+    while (0xFFFF << shift) < buffer and shift < MAX_WINDOW_SHIFT:
+        shift += 1
+    return shift

@@ -1,0 +1,259 @@
+"""Per-state test harness (in the style of smoltcp's socket tests).
+
+Build a connection in a state through public calls only, deliver a segment
+with ``recv_seg``, then ``expect`` exactly the segments that come out and
+``expect_nothing`` after them.  Times are integers, so deadlines are exact.
+
+Conventions: the connection under test is "local" (port 80 for passive,
+49152 for active opens); its ISS is ``LOCAL_ISS`` and the peer's is
+``REMOTE_ISS``.  Both default to values just below 2**32 so that sequence
+numbers wrap during the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from ipaddress import IPv4Address
+
+from synack.tcp.config import TcpConfig
+from synack.tcp.connection import Connection
+from synack.tcp.events import Event
+from synack.tcp.seq import Seq
+from synack.tcp.state import State
+from synack.wire.tcp import MaxSegmentSize, NoOperation, Segment, TcpFlags, TcpOption, WindowScale
+
+LOCAL_ADDR = IPv4Address("192.0.2.1")
+REMOTE_ADDR = IPv4Address("198.51.100.7")
+ACTIVE_PORT = 49152
+PASSIVE_PORT = 80
+LOCAL_ISS = Seq(2**32 - 100)
+REMOTE_ISS = Seq(2**32 - 3)
+T0 = 1_000_000  # the time at which every test connection starts
+REMOTE_WINDOW = 64240
+REMOTE_MSS = 1460
+
+# A small, exact configuration: no window scaling so window fields are plain
+# byte counts; quick ACKs off so the delayed-ACK rules show from the start.
+CONFIG = TcpConfig(window_scaling=False, quick_acks=0, receive_buffer=65535, send_buffer=65535)
+
+F = TcpFlags
+SYN, ACK, FIN, RST, PSH = F.SYN, F.ACK, F.FIN, F.RST, F.PSH
+
+
+def seg(
+    flags: TcpFlags,
+    seq: int,
+    ack: int = 0,
+    *,
+    window: int = REMOTE_WINDOW,
+    payload: bytes = b"",
+    options: Iterable[TcpOption] = (),
+    src_port: int | None = None,
+    dst_port: int | None = None,
+    active: bool = True,
+) -> Segment:
+    """A segment from the remote peer to the connection under test."""
+    local_port = ACTIVE_PORT if active else PASSIVE_PORT
+    remote_port = PASSIVE_PORT if active else ACTIVE_PORT
+    return Segment(
+        remote_port if src_port is None else src_port,
+        local_port if dst_port is None else dst_port,
+        int(Seq(seq)),
+        int(Seq(ack)),
+        flags,
+        window,
+        0,
+        tuple(options),
+        payload,
+    )
+
+
+def out(
+    flags: TcpFlags,
+    seq: int,
+    ack: int = 0,
+    *,
+    window: int,
+    payload: bytes = b"",
+    options: Iterable[TcpOption] = (),
+    active: bool = True,
+) -> Segment:
+    """A segment the connection under test is expected to send."""
+    local_port = ACTIVE_PORT if active else PASSIVE_PORT
+    remote_port = PASSIVE_PORT if active else ACTIVE_PORT
+    return Segment(
+        local_port, remote_port, int(Seq(seq)), int(Seq(ack)), flags, window, 0, tuple(options), payload
+    )
+
+
+def normalise(segment: Segment) -> Segment:
+    """Payload as bytes so that segments compare by value."""
+    return replace(segment, payload=bytes(segment.payload))
+
+
+class Harness:
+    """One connection under test plus a clock."""
+
+    def __init__(self, conn: Connection, now: int = T0, active: bool = True) -> None:
+        self.conn = conn
+        self.now = now
+        self.active = active
+
+    # -- driving
+    def recv_seg(self, segment: Segment) -> None:
+        self.conn.receive(segment, self.now)
+
+    def advance(self, to: int) -> None:
+        """Move the clock to ``to`` and fire due timers."""
+        assert to >= self.now
+        self.now = to
+        deadline = self.conn.next_deadline()
+        if deadline is not None and deadline <= to:
+            self.conn.on_timer(to)
+
+    def take(self) -> list[Segment]:
+        return [normalise(s) for s in self.conn.segments_to_send(self.now)]
+
+    def expect(self, *expected: Segment) -> None:
+        got = self.take()
+        want = [normalise(s) for s in expected]
+        assert got == want, f"\n got: {got}\nwant: {want}"
+
+    def expect_nothing(self) -> None:
+        got = self.take()
+        assert got == [], f"expected no segments, got {got}"
+
+    def events(self) -> list[Event]:
+        result = []
+        while (event := self.conn.next_event()) is not None:
+            result.append(event)
+        return result
+
+    # -- shorthands for segments from the peer, relative to the ISSs
+    def peer(self, flags: TcpFlags, rel_seq: int, rel_ack: int = 0, **kw: object) -> Segment:
+        return seg(
+            flags,
+            REMOTE_ISS + rel_seq,
+            LOCAL_ISS + rel_ack,
+            active=self.active,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    def mine(self, flags: TcpFlags, rel_seq: int, rel_ack: int = 0, **kw: object) -> Segment:
+        kw.setdefault("window", self.conn.config.receive_buffer)
+        return out(
+            flags,
+            LOCAL_ISS + rel_seq,
+            REMOTE_ISS + rel_ack if flags & ACK else 0,
+            active=self.active,
+            **kw,  # type: ignore[arg-type]
+        )
+
+
+def new_connection(active: bool = True, config: TcpConfig = CONFIG, iss: int = LOCAL_ISS) -> Connection:
+    local = (LOCAL_ADDR, ACTIVE_PORT if active else PASSIVE_PORT)
+    remote = (REMOTE_ADDR, PASSIVE_PORT if active else ACTIVE_PORT)
+    return Connection(local, remote, config=config, iss=iss)
+
+
+SYN_OPTIONS = (MaxSegmentSize(1460),)
+PEER_SYN_OPTIONS = (MaxSegmentSize(REMOTE_MSS),)
+
+
+# ---------------------------------------------------------------- builders
+
+
+def syn_sent(config: TcpConfig = CONFIG) -> Harness:
+    h = Harness(new_connection(True, config))
+    h.conn.connect(h.now)
+    h.expect(h.mine(SYN, 0, options=SYN_OPTIONS if not config.window_scaling else
+                    (MaxSegmentSize(1460), NoOperation(), WindowScale(h.conn.rcv_wscale))))
+    assert h.conn.state is State.SYN_SENT
+    return h
+
+
+def established(config: TcpConfig = CONFIG) -> Harness:
+    """Active open completed: local sent SYN, got SYN,ACK, sent ACK."""
+    h = syn_sent(config)
+    h.now += 10_000
+    h.recv_seg(h.peer(SYN | ACK, 0, 1, options=PEER_SYN_OPTIONS))
+    h.expect(h.mine(ACK, 1, 1))
+    assert h.conn.state is State.ESTABLISHED
+    h.events()
+    return h
+
+
+def listen(config: TcpConfig = CONFIG) -> Harness:
+    h = Harness(new_connection(False, config), active=False)
+    h.conn.listen()
+    assert h.conn.state is State.LISTEN
+    return h
+
+
+def syn_received(config: TcpConfig = CONFIG) -> Harness:
+    """Passive open: SYN arrived, SYN,ACK sent."""
+    h = listen(config)
+    h.recv_seg(h.peer(SYN, 0, options=PEER_SYN_OPTIONS))
+    h.expect(h.mine(SYN | ACK, 0, 1, options=SYN_OPTIONS))
+    assert h.conn.state is State.SYN_RECEIVED
+    return h
+
+
+def passive_established(config: TcpConfig = CONFIG) -> Harness:
+    h = syn_received(config)
+    h.now += 10_000
+    h.recv_seg(h.peer(ACK, 1, 1))
+    h.expect_nothing()
+    assert h.conn.state is State.ESTABLISHED
+    h.events()
+    return h
+
+
+def fin_wait_1(config: TcpConfig = CONFIG) -> Harness:
+    h = established(config)
+    h.conn.close()
+    assert h.conn.state is State.FIN_WAIT_1
+    h.expect(h.mine(FIN | ACK, 1, 1))
+    return h
+
+
+def fin_wait_2(config: TcpConfig = CONFIG) -> Harness:
+    h = fin_wait_1(config)
+    h.recv_seg(h.peer(ACK, 1, 2))
+    h.expect_nothing()
+    assert h.conn.state is State.FIN_WAIT_2
+    return h
+
+
+def close_wait(config: TcpConfig = CONFIG) -> Harness:
+    h = established(config)
+    h.recv_seg(h.peer(FIN | ACK, 1, 1))
+    h.expect(h.mine(ACK, 1, 2))
+    assert h.conn.state is State.CLOSE_WAIT
+    h.events()
+    return h
+
+
+def last_ack(config: TcpConfig = CONFIG) -> Harness:
+    h = close_wait(config)
+    h.conn.close()
+    assert h.conn.state is State.LAST_ACK
+    h.expect(h.mine(FIN | ACK, 1, 2))
+    return h
+
+
+def closing(config: TcpConfig = CONFIG) -> Harness:
+    h = fin_wait_1(config)
+    h.recv_seg(h.peer(FIN | ACK, 1, 1))  # the peer's FIN crosses ours
+    h.expect(h.mine(ACK, 2, 2))
+    assert h.conn.state is State.CLOSING
+    return h
+
+
+def time_wait(config: TcpConfig = CONFIG) -> Harness:
+    h = fin_wait_2(config)
+    h.recv_seg(h.peer(FIN | ACK, 1, 2))
+    h.expect(h.mine(ACK, 2, 2))
+    assert h.conn.state is State.TIME_WAIT
+    return h
