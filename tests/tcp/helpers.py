@@ -83,7 +83,15 @@ def out(
     local_port = ACTIVE_PORT if active else PASSIVE_PORT
     remote_port = PASSIVE_PORT if active else ACTIVE_PORT
     return Segment(
-        local_port, remote_port, int(Seq(seq)), int(Seq(ack)), flags, window, 0, tuple(options), payload
+        local_port,
+        remote_port,
+        int(Seq(seq)),
+        int(Seq(ack)),
+        flags,
+        window,
+        0,
+        tuple(options),
+        payload,
     )
 
 
@@ -151,7 +159,9 @@ class Harness:
         )
 
 
-def new_connection(active: bool = True, config: TcpConfig = CONFIG, iss: int = LOCAL_ISS) -> Connection:
+def new_connection(
+    active: bool = True, config: TcpConfig = CONFIG, iss: int = LOCAL_ISS
+) -> Connection:
     local = (LOCAL_ADDR, ACTIVE_PORT if active else PASSIVE_PORT)
     remote = (REMOTE_ADDR, PASSIVE_PORT if active else ACTIVE_PORT)
     return Connection(local, remote, config=config, iss=iss)
@@ -167,8 +177,15 @@ PEER_SYN_OPTIONS = (MaxSegmentSize(REMOTE_MSS),)
 def syn_sent(config: TcpConfig = CONFIG) -> Harness:
     h = Harness(new_connection(True, config))
     h.conn.connect(h.now)
-    h.expect(h.mine(SYN, 0, options=SYN_OPTIONS if not config.window_scaling else
-                    (MaxSegmentSize(1460), NoOperation(), WindowScale(h.conn.rcv_wscale))))
+    h.expect(
+        h.mine(
+            SYN,
+            0,
+            options=SYN_OPTIONS
+            if not config.window_scaling
+            else (MaxSegmentSize(1460), NoOperation(), WindowScale(h.conn.rcv_wscale)),
+        )
+    )
     assert h.conn.state is State.SYN_SENT
     return h
 

@@ -157,7 +157,9 @@ def _syn_sent(conn: Connection, seg: Segment, now: int) -> None:
         conn.snd_wl1 = Seq(seg.seq)
         conn.snd_wl2 = ack
         conn._set_state(S.ESTABLISHED, "rcv SYN,ACK", now)
-        conn.ack_now = True  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+        # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> at once, as its own segment
+        # (Linux tcp_rcv_synsent_state_process), before any queued data.
+        conn.send_control(conn._segment(conn.snd_nxt, ACK))
         # Data or FIN on the SYN,ACK continue at the sixth step (3.10.7.3).
         payload = seg.payload
         if payload or flags & FIN:
@@ -189,7 +191,12 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
         return
     # TIME-WAIT: a retransmitted FIN is ACKed again and the 2*MSL timer
     # restarts (3.10.7.4 eighth step; Linux tcp_timewait_state_process).
-    if state is S.TIME_WAIT and flags & FIN and not flags & RST and seg_seq + seg.seg_len == conn.rcv_nxt:
+    if (
+        state is S.TIME_WAIT
+        and flags & FIN
+        and not flags & RST
+        and seg_seq + seg.seg_len == conn.rcv_nxt
+    ):
         conn.ack_now = True
         conn.start_time_wait(now)
         conn.drop(seg, DropReason.TIME_WAIT, now, "retransmitted FIN: ACK again, restart 2MSL")
@@ -351,17 +358,17 @@ def _process_ack(conn: Connection, seg: Segment, seg_seq: Seq, ack: Seq, now: in
         conn.rtx_deadline = None if conn.snd_una == conn.snd_max else now + conn.rtt.rto
         conn.maybe_writable()
     elif (
+        # A duplicate ACK (RFC 5681 2): three of them trigger fast retransmit.
         ack == snd_una
         and not seg.payload
         and not seg.flags & (SYN | FIN)
         and window == conn.snd_wnd
         and conn.snd_max != snd_una
+        and cc.on_dupack(conn.snd_max - snd_una)
     ):
-        # A duplicate ACK (RFC 5681 2): three of them trigger fast retransmit.
-        if cc.on_dupack(conn.snd_max - snd_una):
-            cc.recover = int(conn.snd_max)
-            conn.bump("fast_retransmits")
-            conn.retransmit_head(now)
+        cc.recover = int(conn.snd_max)
+        conn.bump("fast_retransmits")
+        conn.retransmit_head(now)
     # Window update (3.10.7.4): only from a segment not older than the last one used.
     if snd_una <= ack and (
         conn.snd_wl1 < seg_seq or (conn.snd_wl1 == seg_seq and conn.snd_wl2 <= ack)
@@ -407,7 +414,7 @@ def _text_and_fin(
         if grown:
             conn.rcv_nxt = conn.rcv_nxt + grown
             conn.deliver_events_for_data()
-        if offset > 0 or held_before or grown < len(payload) and offset == 0:
+        if offset > 0 or held_before or (grown < len(payload) and offset == 0):
             # Out of order, filling a hole, or no room: ACK at once (RFC 5681 4.2).
             conn.ack_now = True
         else:

@@ -196,13 +196,18 @@ class Connection:
 
     # ------------------------------------------------------------------ SEND (3.10.2)
 
-    def send(self, data: bytes | bytearray | memoryview) -> int:
+    def send(self, data: bytes | bytearray | memoryview, now: int | None = None) -> int:
         """Queue ``data``; returns how many bytes the send buffer took (possibly 0).
 
         Raises like ``socket.send``: the pending error after a reset,
         ``BrokenPipeError`` once the sending side is shut down, and
         ``OSError(ENOTCONN)`` before OPEN.
+
+        ``now`` (microseconds) stamps the call in the trace and arms timers
+        from it; drivers pass it, simple tests may leave it out.
         """
+        if now is not None:
+            self._last_now = now
         self._raise_pending_error()
         state = self.state
         if self.fin_queued or (state.synchronized and state not in CAN_SEND):
@@ -218,22 +223,25 @@ class Connection:
 
     # ------------------------------------------------------------------ RECEIVE (3.10.3)
 
-    def recv(self, max_bytes: int) -> bytes:
+    def recv(self, max_bytes: int, now: int | None = None) -> bytes:
         """Take up to ``max_bytes`` of in-order data.
 
         Returns ``b""`` at end of stream (the peer's FIN was read, or the read
         side was shut down); raises ``BlockingIOError`` when nothing is there
         yet, or the pending error after a reset.
         """
+        if now is not None:
+            self._last_now = now
         if max_bytes < 0:
             raise ValueError("negative buffersize in recv")
         if len(self.receive_buffer) == 0:
-            self._raise_pending_error()
-            if self.fin_received or self.read_shutdown:
-                return b""
-            if self.state in (State.CLOSED, State.LISTEN, State.SYN_SENT) and not self.error:
-                if self.state is State.CLOSED:
-                    raise os_error(errno.ENOTCONN)
+            if self.error is not None and not self._reported_error:
+                self._reported_error = True
+                raise self.error  # the first call after a reset reports it
+            if self.fin_received or self.read_shutdown or self.error is not None:
+                return b""  # end of stream (after a reported error too, as Linux)
+            if self.state is State.CLOSED:
+                raise os_error(errno.ENOTCONN)
             raise os_error(errno.EAGAIN)
         data = self.receive_buffer.read(max_bytes)
         self._readable_signalled = False
@@ -248,10 +256,12 @@ class Connection:
 
     # ------------------------------------------------------------------ CLOSE (3.10.4)
 
-    def shutdown(self, how: int = SHUT_WR) -> None:
+    def shutdown(self, how: int = SHUT_WR, now: int | None = None) -> None:
         """Half-close.  ``SHUT_WR`` queues a FIN after the buffered data
         (ESTABLISHED -> FIN-WAIT-1, CLOSE-WAIT -> LAST-ACK); ``SHUT_RD`` makes
         reads return end of stream."""
+        if now is not None:
+            self._last_now = now
         if how not in (SHUT_RD, SHUT_WR, SHUT_RDWR):
             raise os_error(errno.EINVAL, "how must be SHUT_RD, SHUT_WR or SHUT_RDWR")
         if self.state in (State.CLOSED, State.LISTEN, State.SYN_SENT):
@@ -262,13 +272,15 @@ class Connection:
         if how in (SHUT_WR, SHUT_RDWR):
             self._queue_fin()
 
-    def close(self) -> None:
+    def close(self, now: int | None = None) -> None:
         """CLOSE: the application is done with the connection (idempotent).
 
         Unread received data makes it an abort with RST (SHLD-3, as Linux);
         otherwise a FIN follows the buffered data and the TCB lives on,
         orphaned, until the close handshake and TIME-WAIT finish.
         """
+        if now is not None:
+            self._last_now = now
         if self.user_closed:
             return
         self.user_closed = True
@@ -279,7 +291,7 @@ class Connection:
             if state is not State.CLOSED:
                 self._enter_closed("CLOSE", self._last_now)
             return
-        if len(self.receive_buffer) > 0 and state.synchronized or (
+        if (len(self.receive_buffer) > 0 and state.synchronized) or (
             len(self.receive_buffer) > 0 and state is State.SYN_RECEIVED
         ):
             self._reset_connection(self._last_now, "close with unread data (SHLD-3)")
@@ -289,9 +301,11 @@ class Connection:
         if self.state is State.FIN_WAIT_2:
             self._arm_fin_wait_2(self._last_now)
 
-    def abort(self) -> None:
+    def abort(self, now: int | None = None) -> None:
         """ABORT (3.10.5), as close() with SO_LINGER 0: RST in the synchronized
         states that still have a peer, then CLOSED."""
+        if now is not None:
+            self._last_now = now
         self._user_call(self._last_now, "abort()")
         self.user_closed = True
         state = self.state

@@ -88,7 +88,9 @@ class Stack:
         trace: Callable[[Record], None] | None = None,
     ) -> None:
         self.config = config or TcpConfig()
-        self.addresses: set[Address] = {ip_address(a) if isinstance(a, str) else a for a in addresses}
+        self.addresses: set[Address] = {
+            ip_address(a) if isinstance(a, str) else a for a in addresses
+        }
         self._isn = IsnGenerator(isn_secret, self.config.isn_tick)
         self._random = random
         self._trace = trace
@@ -422,7 +424,12 @@ class Stack:
         raise os_error(errno.EADDRNOTAVAIL, "no free ephemeral port")
 
     def _drop(
-        self, key: FourTuple | None, seg: Segment | None, reason: DropReason, now: int, detail: str = ""
+        self,
+        key: FourTuple | None,
+        seg: Segment | None,
+        reason: DropReason,
+        now: int,
+        detail: str = "",
     ) -> None:
         self.drops[reason] = self.drops.get(reason, 0) + 1
         self._record(SegmentDropped(now, key, seg, reason, detail))
