@@ -1,0 +1,31 @@
+"""The generated docs stay in step with the code they are generated from."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_generator():  # type: ignore[no-untyped-def]
+    path = ROOT / "tools" / "gen_state_diagram.py"
+    spec = importlib.util.spec_from_file_location("gen_state_diagram", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_state_diagram_is_current() -> None:
+    generator = _load_generator()
+    committed = (ROOT / "docs" / "state-diagram.md").read_text()
+    assert committed == generator.render(), "docs/state-diagram.md is stale: run `make docs`"
+
+
+def test_state_diagram_has_every_transition() -> None:
+    from synack.tcp.state import TRANSITIONS
+
+    text = (ROOT / "docs" / "state-diagram.md").read_text()
+    for old, new in TRANSITIONS:
+        assert f"{old.name} --> {new.name}" in text
