@@ -159,7 +159,7 @@ def _syn_sent(conn: Connection, seg: Segment, now: int) -> None:
         conn._set_state(S.ESTABLISHED, "rcv SYN,ACK", now)
         # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> at once, as its own segment
         # (Linux tcp_rcv_synsent_state_process), before any queued data.
-        conn.send_control(conn._segment(conn.snd_nxt, ACK))
+        conn.send_control(conn._segment(conn.snd_max, ACK))
         # Data or FIN on the SYN,ACK continue at the sixth step (3.10.7.3).
         payload = seg.payload
         if payload or flags & FIN:

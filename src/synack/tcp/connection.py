@@ -93,7 +93,10 @@ class Connection:
         self.irs = Seq(0)
         self.snd_una = Seq(0)
         self.snd_nxt = Seq(0)
-        self.snd_max = Seq(0)  # highest sequence number sent (SND.NXT before go-back-N)
+        # snd_nxt is the next octet to (re)send: it rewinds to snd_una after an
+        # RTO (go-back-N).  snd_max never rewinds: it is RFC 9293's SND.NXT, the
+        # edge used to judge ACKs and to number control segments.
+        self.snd_max = Seq(0)
         self.snd_wnd = 0  # bytes, already scaled
         self.snd_wl1 = Seq(0)
         self.snd_wl2 = Seq(0)
@@ -412,7 +415,11 @@ class Connection:
         if state.synchronized or state is State.SYN_SENT or state is State.SYN_RECEIVED:
             self._transmit(now)
         if self.ack_now and state.synchronized:
-            self._out.append((self._segment(self.snd_nxt, FLAG_ACK), False))
+            # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> with the RFC's SND.NXT, which is
+            # snd_max here: after a go-back-N rewind snd_nxt lies below what the
+            # peer already has, and an ACK carrying it would fail the peer's
+            # sequence check (Linux's tcp_acceptable_seq() does the same).
+            self._out.append((self._segment(self.snd_max, FLAG_ACK), False))
         if not self._out:
             return []
         out = self._out
