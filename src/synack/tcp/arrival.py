@@ -187,7 +187,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
     # SYN,ACK again (as Linux's request sockets do) rather than a bare ACK.
     if state is S.SYN_RECEIVED and flags & SYN and not flags & (ACK | RST) and seg_seq == conn.irs:
         conn.snd_nxt = conn.iss
-        conn.drop(seg, DropReason.SEQ_UNACCEPTABLE, now, "duplicate SYN: SYN,ACK resent")
+        conn.drop(seg, DropReason.DUPLICATE_SYN, now)
         return
     # TIME-WAIT: a retransmitted FIN is ACKed again and the 2*MSL timer
     # restarts (3.10.7.4 eighth step; Linux tcp_timewait_state_process).

@@ -35,6 +35,7 @@ class DropReason(enum.Enum):
     SYN_SENT_NO_SYN_NO_RST = "neither SYN nor RST in SYN-SENT"
     SYN_SENT_RST_BAD_ACK = "RST without an acceptable ACK in SYN-SENT"
     SEQ_UNACCEPTABLE = "sequence number outside the window (ACK sent)"
+    DUPLICATE_SYN = "duplicate SYN in SYN-RECEIVED (SYN,ACK sent again)"
     RST_OUT_OF_WINDOW = "RST outside the window (RFC 5961)"
     RST_CHALLENGED = "in-window RST not at RCV.NXT: challenge ACK (RFC 5961)"
     SYN_CHALLENGED = "SYN in a synchronized state: challenge ACK (RFC 5961)"
@@ -92,3 +93,65 @@ class UserCall(Record):
     """An application call such as ``connect()`` or ``close()``."""
 
     call: str
+
+
+# --- the simulated network's records (synack.net.sim) -------------------------
+#
+# Every datagram a host hands to the simulated network gets a ``packet_id``;
+# all records about it (and about its duplicates, which get ids of their own)
+# carry that id, so a renderer can follow each packet from transmission to
+# delivery or loss without guessing.  ``conn`` is the sender's view of the
+# 4-tuple when the datagram carries TCP (``None`` otherwise); ``packet`` is the
+# whole IP datagram as it was at that point.
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkRecord(Record):
+    """Base of the network's records: packet id, sending and receiving host, bytes.
+
+    ``dst_host`` is ``None`` when no host owns the destination address.
+    """
+
+    packet_id: int
+    src_host: str
+    dst_host: str | None
+    packet: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PacketTransmitted(NetworkRecord):
+    """A host handed a datagram to the network (the capture point for pcap)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PacketDelivered(NetworkRecord):
+    """A datagram reached ``dst_host``, which received it at ``time``."""
+
+    sent_time: int
+
+
+@dataclass(frozen=True, slots=True)
+class PacketLost(NetworkRecord):
+    """The network dropped a datagram.
+
+    ``reason`` is one of ``"loss"`` (random), ``"burst loss"`` (Gilbert-Elliott
+    bad state), ``"queue full"`` (tail drop), ``"no route"`` or ``"filter"``
+    (a scripted drop).
+    """
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PacketDuplicated(NetworkRecord):
+    """The network made a second copy of ``packet_id``; the copy is ``copy_id``."""
+
+    copy_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PacketCorrupted(NetworkRecord):
+    """The network flipped bit ``bit`` (0 = most significant bit of the first
+    octet) of the datagram; ``packet`` holds the corrupted bytes."""
+
+    bit: int
