@@ -17,7 +17,14 @@ from synack.apps import AppHost
 from synack.net.sim import Simulator
 from synack.tcp.config import MS, SECOND, TcpConfig
 from synack.tcp.connection import SHUT_WR, Connection
-from synack.tcp.events import ConnectionRequest, Established, Event, PeerFinished, Readable, Writable
+from synack.tcp.events import (
+    ConnectionRequest,
+    Established,
+    Event,
+    PeerFinished,
+    Readable,
+    Writable,
+)
 from synack.tcp.stack import Listener, Stack
 
 A = IPv4Address("192.0.2.10")
