@@ -22,6 +22,7 @@ test: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python tools/gen_state_diagram.py
+	$(BIN)/python tools/gen_requirements.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -29,3 +29,26 @@ def test_state_diagram_has_every_transition() -> None:
     text = (ROOT / "docs" / "state-diagram.md").read_text()
     for old, new in TRANSITIONS:
         assert f"{old.name} --> {new.name}" in text
+
+
+def test_requirements_page_is_current() -> None:
+    """docs/rfc9293-requirements.md reflects the labels cited in code and tests."""
+    path = ROOT / "tools" / "gen_requirements.py"
+    spec = importlib.util.spec_from_file_location("gen_requirements", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not module.RFC.exists():
+        import pytest
+
+        pytest.skip(f"the RFC text is not at {module.RFC}")
+    committed = (ROOT / "docs" / "rfc9293-requirements.md").read_text()
+    assert committed == module.render(), "docs/rfc9293-requirements.md is stale: run `make docs`"
+
+
+def test_requirements_page_lists_every_label() -> None:
+    text = (ROOT / "docs" / "rfc9293-requirements.md").read_text()
+    for number in range(1, 70):
+        assert f"| MUST-{number} |" in text
+    for number in range(1, 32):
+        assert f"| SHLD-{number} |" in text

@@ -186,6 +186,8 @@ class Stack:
         remote = ip_address(remote_address) if isinstance(remote_address, str) else remote_address
         if local not in self.addresses:
             raise os_error(errno.EADDRNOTAVAIL)
+        if _not_unicast(remote):
+            raise os_error(errno.ENETUNREACH, "not a unicast address (MUST-46)")
         if local.version != remote.version:
             raise os_error(errno.EAFNOSUPPORT, "address families differ")
         _check_port(remote_port, allow_zero=False)
@@ -216,6 +218,11 @@ class Stack:
             self._drop(None, None, reason, now, str(exc))
             return
         seg = parsed.segment
+        if _not_unicast(parsed.dst) or _not_unicast(parsed.src):
+            # MUST-57: silently discard segments to a broadcast or multicast
+            # address; MUST-63: and SYNs (indeed anything) from one.
+            self._drop(None, seg, DropReason.BAD_ADDRESS, now, f"{parsed.src} -> {parsed.dst}")
+            return
         if parsed.dst not in self.addresses:
             self._drop(None, seg, DropReason.NOT_FOR_US, now, str(parsed.dst))
             return
@@ -437,6 +444,15 @@ class Stack:
     def _record(self, record: Record) -> None:
         if self._trace is not None:
             self._trace(record)
+
+
+def _not_unicast(address: Address) -> bool:
+    """Broadcast (IPv4 limited broadcast), multicast or unspecified."""
+    return (
+        address.is_multicast
+        or address.is_unspecified
+        or (address.version == 4 and address == IPv4Address("255.255.255.255"))
+    )
 
 
 def _check_port(port: int, *, allow_zero: bool) -> None:

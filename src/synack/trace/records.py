@@ -26,6 +26,7 @@ class DropReason(enum.Enum):
     BAD_CHECKSUM = "bad checksum"
     NOT_TCP = "not a TCP packet"
     NOT_FOR_US = "destination is not a local address"
+    BAD_ADDRESS = "broadcast, multicast or unspecified address (MUST-57, MUST-63)"
     NO_SOCKET = "no connection or listener (RST sent when allowed)"
     LISTEN_RST = "RST to a listener"
     LISTEN_ACK = "ACK to a listener (RST sent)"
