@@ -86,7 +86,11 @@ def impairments(rng: random.Random) -> dict[str, object]:
         "delay": rng.randrange(1, 40) * MS,
         "jitter": rng.choice([0, 0, rng.randrange(1, 10) * MS]),
         "loss": rng.choice([0.0, rng.uniform(0, 0.15)]),
+        # Bursts end with probability 1/2 per packet: the Gilbert-Elliott model
+        # switches per packet, so long bursts would eat a whole series of
+        # backed-off retransmissions and (correctly) time the connection out.
         "burst_loss_enter": rng.choice([0.0, 0.0, rng.uniform(0, 0.02)]),
+        "burst_loss_exit": 0.5,
         "bandwidth": rng.choice([0, 0, rng.choice([1_000_000, 10_000_000])]),
         "duplicate": rng.choice([0.0, rng.uniform(0, 0.05)]),
         "reorder": rng.choice([0.0, rng.uniform(0, 0.1)]),
