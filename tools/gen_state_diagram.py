@@ -28,6 +28,11 @@ def render() -> str:
         "do not edit by hand. Every state change in synack goes through",
         "`Connection._set_state`, which refuses any pair not in this table.",
         "",
+        "Two edges of RFC 9293's Figure 5 are absent because synack never takes them:",
+        "CLOSE in SYN-RECEIVED waits for the handshake to complete (3.10.4), and a FIN",
+        "in SYN-RECEIVED is processed after the ACK step has moved the connection to",
+        "ESTABLISHED (3.10.7.4).",
+        "",
         "```mermaid",
         "stateDiagram-v2",
     ]

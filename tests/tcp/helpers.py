@@ -12,15 +12,16 @@ numbers wrap during the tests.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from ipaddress import IPv4Address
 
 from synack.tcp.config import TcpConfig
-from synack.tcp.connection import Connection
+from synack.tcp.connection import SHUT_WR, Connection
 from synack.tcp.events import Event
 from synack.tcp.seq import Seq
 from synack.tcp.state import State
+from synack.trace.records import Record, StateChanged
 from synack.wire.tcp import MaxSegmentSize, NoOperation, Segment, TcpFlags, TcpOption, WindowScale
 
 LOCAL_ADDR = IPv4Address("192.0.2.1")
@@ -101,12 +102,23 @@ def normalise(segment: Segment) -> Segment:
 
 
 class Harness:
-    """One connection under test plus a clock."""
+    """One connection under test plus a clock.
 
-    def __init__(self, conn: Connection, now: int = T0, active: bool = True) -> None:
+    ``records`` is the connection's trace when the builder attached one
+    (every builder here does): see ``transitions()``.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        now: int = T0,
+        active: bool = True,
+        records: list[Record] | None = None,
+    ) -> None:
         self.conn = conn
         self.now = now
         self.active = active
+        self.records: list[Record] = [] if records is None else records
 
     # -- driving
     def recv_seg(self, segment: Segment) -> None:
@@ -138,6 +150,22 @@ class Harness:
             result.append(event)
         return result
 
+    def event_types(self) -> list[type[Event]]:
+        """The pending events' classes, in order (taking them)."""
+        return [type(event) for event in self.events()]
+
+    def transitions(self) -> list[tuple[State, State]]:
+        """Every ``(old, new)`` state change traced so far, in order."""
+        return [(r.old, r.new) for r in self.records if isinstance(r, StateChanged)]
+
+    @property
+    def state(self) -> State:
+        return self.conn.state
+
+    @property
+    def deadline(self) -> int | None:
+        return self.conn.next_deadline()
+
     # -- shorthands for segments from the peer, relative to the ISSs
     def peer(self, flags: TcpFlags, rel_seq: int, rel_ack: int = 0, **kw: object) -> Segment:
         return seg(
@@ -149,7 +177,10 @@ class Harness:
         )
 
     def mine(self, flags: TcpFlags, rel_seq: int, rel_ack: int = 0, **kw: object) -> Segment:
-        kw.setdefault("window", self.conn.config.receive_buffer)
+        # An idle connection's window field: the whole buffer, scaled except on SYNs
+        # (RFC 7323 2.2), and clipped to 16 bits.
+        shift = 0 if flags & SYN else self.conn.rcv_wscale
+        kw.setdefault("window", min(self.conn.config.receive_buffer >> shift, 0xFFFF))
         return out(
             flags,
             LOCAL_ISS + rel_seq,
@@ -160,11 +191,21 @@ class Harness:
 
 
 def new_connection(
-    active: bool = True, config: TcpConfig = CONFIG, iss: int = LOCAL_ISS
+    active: bool = True,
+    config: TcpConfig = CONFIG,
+    iss: int = LOCAL_ISS,
+    trace: Callable[[Record], None] | None = None,
 ) -> Connection:
     local = (LOCAL_ADDR, ACTIVE_PORT if active else PASSIVE_PORT)
     remote = (REMOTE_ADDR, PASSIVE_PORT if active else ACTIVE_PORT)
-    return Connection(local, remote, config=config, iss=iss)
+    return Connection(local, remote, config=config, iss=iss, trace=trace)
+
+
+def new_harness(active: bool = True, config: TcpConfig = CONFIG) -> Harness:
+    """A CLOSED connection with its trace recorded in ``Harness.records``."""
+    records: list[Record] = []
+    conn = new_connection(active, config, trace=records.append)
+    return Harness(conn, active=active, records=records)
 
 
 SYN_OPTIONS = (MaxSegmentSize(1460),)
@@ -175,15 +216,20 @@ PEER_SYN_OPTIONS = (MaxSegmentSize(REMOTE_MSS),)
 
 
 def syn_sent(config: TcpConfig = CONFIG) -> Harness:
-    h = Harness(new_connection(True, config))
+    h = new_harness(True, config)
     h.conn.connect(h.now)
     h.expect(
         h.mine(
             SYN,
             0,
-            options=SYN_OPTIONS
+            window=min(config.receive_buffer, 0xFFFF),  # a SYN's window is never scaled
+            options=(MaxSegmentSize(h.conn.mss_advertised),)
             if not config.window_scaling
-            else (MaxSegmentSize(1460), NoOperation(), WindowScale(h.conn.rcv_wscale)),
+            else (
+                MaxSegmentSize(h.conn.mss_advertised),
+                NoOperation(),
+                WindowScale(h.conn.rcv_wscale),
+            ),
         )
     )
     assert h.conn.state is State.SYN_SENT
@@ -202,7 +248,7 @@ def established(config: TcpConfig = CONFIG) -> Harness:
 
 
 def listen(config: TcpConfig = CONFIG) -> Harness:
-    h = Harness(new_connection(False, config), active=False)
+    h = new_harness(False, config)
     h.conn.listen()
     assert h.conn.state is State.LISTEN
     return h
@@ -212,7 +258,15 @@ def syn_received(config: TcpConfig = CONFIG) -> Harness:
     """Passive open: SYN arrived, SYN,ACK sent."""
     h = listen(config)
     h.recv_seg(h.peer(SYN, 0, options=PEER_SYN_OPTIONS))
-    h.expect(h.mine(SYN | ACK, 0, 1, options=SYN_OPTIONS))
+    h.expect(
+        h.mine(
+            SYN | ACK,
+            0,
+            1,
+            window=min(config.receive_buffer, 0xFFFF),
+            options=(MaxSegmentSize(h.conn.mss_advertised),),
+        )
+    )
     assert h.conn.state is State.SYN_RECEIVED
     return h
 
@@ -227,16 +281,20 @@ def passive_established(config: TcpConfig = CONFIG) -> Harness:
     return h
 
 
-def fin_wait_1(config: TcpConfig = CONFIG) -> Harness:
+def fin_wait_1(config: TcpConfig = CONFIG, *, half_close: bool = False) -> Harness:
+    """ESTABLISHED, then close() (or shutdown(SHUT_WR) with ``half_close``): FIN sent."""
     h = established(config)
-    h.conn.close()
+    if half_close:
+        h.conn.shutdown(SHUT_WR, h.now)
+    else:
+        h.conn.close(h.now)
     assert h.conn.state is State.FIN_WAIT_1
     h.expect(h.mine(FIN | ACK, 1, 1))
     return h
 
 
-def fin_wait_2(config: TcpConfig = CONFIG) -> Harness:
-    h = fin_wait_1(config)
+def fin_wait_2(config: TcpConfig = CONFIG, *, half_close: bool = False) -> Harness:
+    h = fin_wait_1(config, half_close=half_close)
     h.recv_seg(h.peer(ACK, 1, 2))
     h.expect_nothing()
     assert h.conn.state is State.FIN_WAIT_2
@@ -254,7 +312,7 @@ def close_wait(config: TcpConfig = CONFIG) -> Harness:
 
 def last_ack(config: TcpConfig = CONFIG) -> Harness:
     h = close_wait(config)
-    h.conn.close()
+    h.conn.close(h.now)
     assert h.conn.state is State.LAST_ACK
     h.expect(h.mine(FIN | ACK, 1, 2))
     return h

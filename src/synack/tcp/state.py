@@ -55,6 +55,11 @@ CAN_RECEIVE = frozenset({S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT
 
 #: Legal ``(old, new)`` state pairs with the event that causes each.
 #: Figure 5 of RFC 9293, plus the abort/reset edges that section 3.10 adds.
+#: Two edges of the RFC's figure are not here because synack never takes them:
+#: CLOSE in SYN-RECEIVED is queued until the handshake completes (3.10.4's
+#: "otherwise" branch), so SYN-RECEIVED -> ESTABLISHED -> FIN-WAIT-1; and a FIN
+#: in SYN-RECEIVED is only processed after the ACK step has moved the
+#: connection to ESTABLISHED (3.10.7.4), so never SYN-RECEIVED -> CLOSE-WAIT.
 TRANSITIONS: dict[tuple[State, State], str] = {
     (S.CLOSED, S.LISTEN): "passive OPEN",
     (S.CLOSED, S.SYN_SENT): "active OPEN / snd SYN",
@@ -65,10 +70,8 @@ TRANSITIONS: dict[tuple[State, State], str] = {
     (S.SYN_SENT, S.ESTABLISHED): "rcv SYN,ACK / snd ACK",
     (S.SYN_SENT, S.CLOSED): "CLOSE, rcv RST, or timeout",
     (S.SYN_RECEIVED, S.ESTABLISHED): "rcv ACK of SYN",
-    (S.SYN_RECEIVED, S.FIN_WAIT_1): "CLOSE / snd FIN",
     (S.SYN_RECEIVED, S.LISTEN): "rcv RST (passive open)",
     (S.SYN_RECEIVED, S.CLOSED): "rcv RST (active open), ABORT, or timeout",
-    (S.SYN_RECEIVED, S.CLOSE_WAIT): "rcv ACK of SYN with FIN",
     (S.ESTABLISHED, S.FIN_WAIT_1): "CLOSE / snd FIN",
     (S.ESTABLISHED, S.CLOSE_WAIT): "rcv FIN / snd ACK",
     (S.ESTABLISHED, S.CLOSED): "rcv RST, ABORT, or timeout",
