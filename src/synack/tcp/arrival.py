@@ -151,19 +151,24 @@ def _syn_sent(conn: Connection, seg: Segment, now: int) -> None:
         _rtt_sample(conn, ack, now)
         conn.rtx_deadline = None
         conn.retries = 0
+        conn._rtx_started = None  # SYN retransmissions do not count against later data (MUST-21)
         conn.rtt.reset_backoff()
         conn.snd_wnd = seg.window  # unscaled in a SYN
         conn.max_snd_wnd = conn.snd_wnd
         conn.snd_wl1 = Seq(seg.seq)
         conn.snd_wl2 = ack
         conn._set_state(S.ESTABLISHED, "rcv SYN,ACK", now)
-        # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> at once, as its own segment
-        # (Linux tcp_rcv_synsent_state_process), before any queued data.
-        conn.send_control(conn._segment(conn.snd_max, ACK))
         # Data or FIN on the SYN,ACK continue at the sixth step (3.10.7.3).
         payload = seg.payload
         if payload or flags & FIN:
             _text_and_fin(conn, seg, conn.rcv_nxt, payload, bool(flags & FIN), now)
+        # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> at once, as its own segment
+        # (Linux tcp_rcv_synsent_state_process), before any queued data.  Built
+        # after the text and FIN so that this one ACK acknowledges them too
+        # (3.10.7.3: "Data or controls that were queued ... may be included").
+        conn.send_control(conn._segment(conn.snd_max, ACK))
+        conn.ack_now = False
+        conn.delack_deadline = None
         conn.maybe_writable()
         return
     # Simultaneous open (MUST-10): SYN,ACK <SEQ=ISS><ACK=RCV.NXT>.
@@ -173,6 +178,7 @@ def _syn_sent(conn: Connection, seg: Segment, now: int) -> None:
     conn._set_state(S.SYN_RECEIVED, "rcv SYN (simultaneous open)", now)
     conn.snd_nxt = conn.iss  # segments_to_send re-sends the SYN, now with ACK
     conn.rtx_deadline = None
+    conn._rtt_seq = None  # Karn (MUST-18): ISS is sent again, so its ACK is ambiguous
 
 
 # ---------------------------------------------------------------- 3.10.7.4
@@ -187,7 +193,27 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
     # SYN,ACK again (as Linux's request sockets do) rather than a bare ACK.
     if state is S.SYN_RECEIVED and flags & SYN and not flags & (ACK | RST) and seg_seq == conn.irs:
         conn.snd_nxt = conn.iss
+        conn._rtt_seq = None  # Karn (MUST-18): the SYN,ACK is sent again
         conn.drop(seg, DropReason.DUPLICATE_SYN, now)
+        return
+    # Simultaneous open: the peer's SYN,ACK acknowledging our SYN completes it
+    # (RFC 9293 Figure 8 line 6; Linux tcp_rcv_state_process does the same),
+    # although its SYN lies just before RCV.NXT.  The window of a SYN is not
+    # scaled (RFC 7323 2.2).
+    if (
+        state is S.SYN_RECEIVED
+        and not conn.passive
+        and flags & (SYN | ACK | RST) == SYN | ACK
+        and seg_seq == conn.irs
+        and conn.snd_una < Seq(seg.ack) <= conn.snd_max
+    ):
+        ack = Seq(seg.ack)
+        conn._set_state(S.ESTABLISHED, "rcv SYN,ACK (simultaneous open)", now)
+        _process_ack(conn, seg, seg_seq, ack, now)
+        conn.snd_wnd = seg.window
+        conn.max_snd_wnd = max(conn.max_snd_wnd, seg.window)
+        conn.snd_wl1 = seg_seq
+        conn.snd_wl2 = ack
         return
     # TIME-WAIT: a retransmitted FIN is ACKed again and the 2*MSL timer
     # restarts (3.10.7.4 eighth step; Linux tcp_timewait_state_process).
@@ -290,7 +316,10 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
     if conn.state is S.CLOSED:
         return
     state = conn.state
-    if state is S.FIN_WAIT_1 and conn.fin_acked:
+    if state is S.FIN_WAIT_1 and conn.fin_acked and not flags & FIN:
+        # With a FIN in the same segment the eighth step takes FIN-WAIT-1
+        # straight to TIME-WAIT ("If our FIN has been ACKed (perhaps in this
+        # segment)"); _fin_wait_1_acked settles the other cases at the end.
         conn._set_state(S.FIN_WAIT_2, "rcv ACK of FIN", now)
     elif state is S.CLOSING and conn.fin_acked:
         conn._set_state(S.TIME_WAIT, "rcv ACK of FIN", now)
@@ -302,6 +331,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
         if seg.payload or flags & FIN:
             conn.ack_now = True
             conn.drop(seg, DropReason.RECEIVE_BUFFER_FULL, now, "zero window")
+        _fin_wait_1_acked(conn, now)
         return
 
     # ---- sixth: URG -- urgent data is delivered inline as ordinary data.
@@ -321,6 +351,14 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
             payload = payload[: max(room, 0)]
             fin = False
         _text_and_fin(conn, seg, start, payload, fin, now)
+    _fin_wait_1_acked(conn, now)
+
+
+def _fin_wait_1_acked(conn: Connection, now: int) -> None:
+    """Fifth step, FIN-WAIT-1: "if the FIN segment is now acknowledged, then
+    enter FIN-WAIT-2" -- unless this segment's FIN already led to TIME-WAIT."""
+    if conn.state is S.FIN_WAIT_1 and conn.fin_acked:
+        conn._set_state(S.FIN_WAIT_2, "rcv ACK of FIN", now)
 
 
 def _process_ack(conn: Connection, seg: Segment, seg_seq: Seq, ack: Seq, now: int) -> None:
@@ -409,7 +447,8 @@ def _text_and_fin(
             return
         offset = start - conn.rcv_nxt
         buffer = conn.receive_buffer
-        held_before = buffer.out_of_order_bytes
+        # A held out-of-order FIN marks a gap too: data before it fills (part of) it.
+        held_before = buffer.out_of_order_bytes or conn._peer_fin_seq is not None
         grown = buffer.add(offset, payload)
         if grown:
             conn.rcv_nxt = conn.rcv_nxt + grown

@@ -50,8 +50,10 @@ class NewReno:
         return False
 
     def on_partial_ack(self, acked: int) -> None:
-        """RFC 6582 3.2 step 3: deflate by the amount acked, add back one SMSS."""
-        self.cwnd = max(self.cwnd - acked + self.mss, self.mss)
+        """RFC 6582 3.2 step 3: deflate by the amount acked; add back one SMSS
+        only when at least one SMSS of new data was acknowledged."""
+        add_back = self.mss if acked >= self.mss else 0
+        self.cwnd = max(self.cwnd - acked + add_back, self.mss)
 
     def exit_recovery(self, flight: int) -> None:
         """RFC 6582 3.2 step 3 (full acknowledgment): deflate the window."""

@@ -136,7 +136,7 @@ class Connection:
         self.time_wait_deadline: int | None = None
         self.fin_wait_2_deadline: int | None = None
         self.retries = 0  # consecutive retransmission timeouts (R1/R2, MUST-20)
-        self._rtx_started: int | None = None  # time of the first unanswered retransmission
+        self._rtx_started: int | None = None  # when the timer of the first unanswered RTO started
         self._persist_backoff = 0
         self._keepalive_probes = 0
         self._rtt_seq: Seq | None = None  # a timed segment's end (Karn: only new data, MUST-18)
@@ -215,8 +215,16 @@ class Connection:
         state = self.state
         if self.fin_queued or (state.synchronized and state not in CAN_SEND):
             raise os_error(errno.EPIPE)  # "connection closing" (3.10.2)
-        if state in (State.CLOSED, State.LISTEN):
+        if state is State.CLOSED:
             raise os_error(errno.ENOTCONN)
+        if state is State.LISTEN:
+            # 3.10.2 SEND in LISTEN: the foreign socket is specified (a Connection
+            # always has one), so the passive OPEN becomes an active one: select
+            # an ISS, send a SYN, enter SYN-SENT; the data waits for ESTABLISHED.
+            self.passive = False
+            self._user_call(self._last_now, "send() in LISTEN")
+            self._choose_iss(self._last_now)
+            self._set_state(State.SYN_SENT, "SEND", self._last_now)
         taken = self.send_buffer.write(data)
         if taken < len(data):
             self._writable_wanted = True
@@ -243,8 +251,8 @@ class Connection:
                 raise self.error  # the first call after a reset reports it
             if self.fin_received or self.read_shutdown or self.error is not None:
                 return b""  # end of stream (after a reported error too, as Linux)
-            if self.state is State.CLOSED:
-                raise os_error(errno.ENOTCONN)
+            if self.state in (State.CLOSED, State.LISTEN):
+                raise os_error(errno.ENOTCONN)  # as Linux's tcp_recvmsg for LISTEN
             raise os_error(errno.EAGAIN)
         data = self.receive_buffer.read(max_bytes)
         self._readable_signalled = False
@@ -414,7 +422,9 @@ class Connection:
         state = self.state
         if state.synchronized or state is State.SYN_SENT or state is State.SYN_RECEIVED:
             self._transmit(now)
-        if self.ack_now and state.synchronized:
+        if self.ack_now and (state.synchronized or state is State.SYN_RECEIVED):
+            # SYN-RECEIVED too: unacceptable segments and in-window RSTs get an
+            # ACK there as well (3.10.7.4 first and second; Linux tcp_check_req).
             # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> with the RFC's SND.NXT, which is
             # snd_max here: after a go-back-N rewind snd_nxt lies below what the
             # peer already has, and an ACK carrying it would fail the peer's
@@ -596,9 +606,10 @@ class Connection:
             self.rtx_deadline = now + self.rtt.rto
 
     def _maybe_arm_persist(self, now: int) -> None:
-        """Zero window or a window too small to use with nothing in flight:
-        probe it later (MUST-35, MUST-36, SHLD-29)."""
-        if self.snd_max == self.snd_una and self.persist_deadline is None:
+        """Zero window or a window too small to use, and no retransmission timer
+        that will wake us (nothing in flight, or the window shrank to zero under
+        data in flight): probe it later (MUST-35, MUST-36, SHLD-29)."""
+        if self.rtx_deadline is None and self.persist_deadline is None:
             delay = min(self.rtt.rto << self._persist_backoff, self.config.max_rto)
             self.persist_deadline = now + delay
 
@@ -608,8 +619,25 @@ class Connection:
         """RFC 6298 5.4-5.7 and RFC 9293 3.8.3 (R1/R2)."""
         self._timer_fired(now, "RTO")
         state = self.state
+        if (
+            self.snd_wnd == 0
+            and len(self.send_buffer) > 0
+            and state.synchronized
+            and not self.user_closed
+        ):
+            # The peer shrank its window to zero with data outstanding (3.8.6):
+            # no data may be retransmitted, so probe the window instead (MUST-35)
+            # and do not time the connection out while the probes are answered
+            # (SHLD-17, MUST-37), as Linux's tcp_retransmit_timer does (which,
+            # like this, still times out orphans).
+            self.snd_nxt = self.snd_una  # resend from SND.UNA once the window opens
+            self._rtt_seq = None  # Karn (MUST-18)
+            self._persist_timeout(now)
+            return
         if self._rtx_started is None:
-            self._rtx_started = now
+            # The timer ran for one (not yet backed-off) RTO since the oldest
+            # unacknowledged segment left or the last ACK advanced SND.UNA.
+            self._rtx_started = now - self.rtt.rto
         self.retries += 1
         if state is State.SYN_SENT:
             limit = self.config.syn_retries
@@ -639,6 +667,9 @@ class Connection:
         self._transmit(now)
         if self.rtx_deadline is None and self.snd_max != self.snd_una:
             self.rtx_deadline = now + self.rtt.rto
+        if user_timeout and self.rtx_deadline is not None:
+            # Give up exactly when the user timeout ends (Linux tcp_clamp_rto_to_user_timeout).
+            self.rtx_deadline = min(self.rtx_deadline, self._rtx_started + user_timeout)
 
     def _persist_timeout(self, now: int) -> None:
         """Probe a zero window (MUST-36) with an old sequence number so the peer
@@ -650,7 +681,9 @@ class Connection:
             # The override timeout of sender SWS avoidance: send what fits.
             size = min(usable, unsent, self.send_mss)
             payload = self.send_buffer.peek(self.snd_nxt - self.snd_una, size)
-            self._emit(self._segment(self.snd_nxt, FLAG_ACK | FLAG_PSH, payload), now, first=True)
+            segment = self._segment(self.snd_nxt, FLAG_ACK | FLAG_PSH, payload)
+            # Data sent before (after the window shrank) is a retransmission (Karn, MUST-18).
+            self._emit(segment, now, first=self.snd_nxt == self.snd_max)
             self.snd_nxt = self.snd_nxt + size
             if self.snd_nxt > self.snd_max:
                 self.snd_max = self.snd_nxt
@@ -717,6 +750,8 @@ class Connection:
         """Delete the TCB: stop every timer, drop the queues, announce Closed."""
         if self.state is not State.CLOSED and self.state is not State.LISTEN:
             self._set_state(State.CLOSED, cause, now)
+        elif self.state is State.LISTEN and not quiet:
+            self._set_state(State.CLOSED, cause, now)  # CLOSE or ABORT in LISTEN (3.10.4)
         elif self.state is State.LISTEN:
             self.state = State.CLOSED  # a passive child going back to its listener
         self.rtx_deadline = self.delack_deadline = self.persist_deadline = None
