@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 
-from synack.tcp import arrival
+from synack.tcp import arrival, timers
 from synack.tcp.buffers import ReceiveBuffer, SendBuffer
 from synack.tcp.config import TcpConfig
 from synack.tcp.congestion import NewReno
@@ -389,29 +389,7 @@ class Connection:
     def on_timer(self, now: int) -> None:
         """Fire every timer whose deadline is ``<= now`` (3.10.8)."""
         self._last_now = now
-        if self.time_wait_deadline is not None and now >= self.time_wait_deadline:
-            self.time_wait_deadline = None
-            self._timer_fired(now, "TIME-WAIT 2MSL")
-            self._enter_closed("2*MSL timeout", now)
-            return
-        if self.fin_wait_2_deadline is not None and now >= self.fin_wait_2_deadline:
-            self.fin_wait_2_deadline = None
-            self._timer_fired(now, "FIN-WAIT-2 timeout")
-            self._enter_closed("FIN-WAIT-2 timeout", now)
-            return
-        if self.rtx_deadline is not None and now >= self.rtx_deadline:
-            self.rtx_deadline = None
-            self._retransmission_timeout(now)
-        if self.persist_deadline is not None and now >= self.persist_deadline:
-            self.persist_deadline = None
-            self._persist_timeout(now)
-        if self.keepalive_deadline is not None and now >= self.keepalive_deadline:
-            self.keepalive_deadline = None
-            self._keepalive_timeout(now)
-        if self.delack_deadline is not None and now >= self.delack_deadline:
-            self.delack_deadline = None
-            self._timer_fired(now, "delayed ACK")
-            self.ack_now = True
+        timers.fire_due(self, now)
         self._wake()
 
     # ------------------------------------------------------------------ outputs
@@ -614,97 +592,6 @@ class Connection:
             self.persist_deadline = now + delay
 
     # ------------------------------------------------------------------ timers
-
-    def _retransmission_timeout(self, now: int) -> None:
-        """RFC 6298 5.4-5.7 and RFC 9293 3.8.3 (R1/R2)."""
-        self._timer_fired(now, "RTO")
-        state = self.state
-        if (
-            self.snd_wnd == 0
-            and len(self.send_buffer) > 0
-            and state.synchronized
-            and not self.user_closed
-        ):
-            # The peer shrank its window to zero with data outstanding (3.8.6):
-            # no data may be retransmitted, so probe the window instead (MUST-35)
-            # and do not time the connection out while the probes are answered
-            # (SHLD-17, MUST-37), as Linux's tcp_retransmit_timer does (which,
-            # like this, still times out orphans).
-            self.snd_nxt = self.snd_una  # resend from SND.UNA once the window opens
-            self._rtt_seq = None  # Karn (MUST-18)
-            self._persist_timeout(now)
-            return
-        if self._rtx_started is None:
-            # The timer ran for one (not yet backed-off) RTO since the oldest
-            # unacknowledged segment left or the last ACK advanced SND.UNA.
-            self._rtx_started = now - self.rtt.rto
-        self.retries += 1
-        if state is State.SYN_SENT:
-            limit = self.config.syn_retries
-        elif state is State.SYN_RECEIVED:
-            limit = self.config.synack_retries
-        else:
-            limit = self.config.retries2
-        timed_out = self.retries > limit
-        user_timeout = self.config.user_timeout
-        if user_timeout and now - self._rtx_started >= user_timeout:
-            timed_out = True  # MUST-21: the application's own R2
-        if timed_out:
-            if state is State.SYN_RECEIVED and self.passive:
-                self._set_state(State.LISTEN, "SYN-ACK retries exhausted", now)
-                self._enter_closed("SYN-ACK retries exhausted", now, quiet=True)
-                return
-            self.error = os_error(errno.ETIMEDOUT)
-            self._events.append(Reset(self.error))
-            self._enter_closed("retransmission timeout (R2)", now)
-            return
-        if self.retries == self.config.retries1 and state.synchronized:
-            self._timer_fired(now, "R1 reached: negative advice to IP (MUST-20)")
-        self.rtt.backoff()  # RFC 6298 5.5
-        self._rtt_seq = None  # Karn (MUST-18): no sample from a retransmitted segment
-        self.cc.on_timeout(self.snd_max - self.snd_una)
-        self.snd_nxt = self.snd_una  # go back: resend from the oldest unacknowledged octet
-        self._transmit(now)
-        if self.rtx_deadline is None and self.snd_max != self.snd_una:
-            self.rtx_deadline = now + self.rtt.rto
-        if user_timeout and self.rtx_deadline is not None:
-            # Give up exactly when the user timeout ends (Linux tcp_clamp_rto_to_user_timeout).
-            self.rtx_deadline = min(self.rtx_deadline, self._rtx_started + user_timeout)
-
-    def _persist_timeout(self, now: int) -> None:
-        """Probe a zero window (MUST-36) with an old sequence number so the peer
-        answers with its current window, as Linux does; back off (SHLD-30)."""
-        self._timer_fired(now, "persist")
-        usable = min(self.snd_wnd, self.cc.cwnd) - (self.snd_nxt - self.snd_una)
-        unsent = len(self.send_buffer) - (self.snd_nxt - self.snd_una)
-        if usable > 0 and unsent > 0:
-            # The override timeout of sender SWS avoidance: send what fits.
-            size = min(usable, unsent, self.send_mss)
-            payload = self.send_buffer.peek(self.snd_nxt - self.snd_una, size)
-            segment = self._segment(self.snd_nxt, FLAG_ACK | FLAG_PSH, payload)
-            # Data sent before (after the window shrank) is a retransmission (Karn, MUST-18).
-            self._emit(segment, now, first=self.snd_nxt == self.snd_max)
-            self.snd_nxt = self.snd_nxt + size
-            if self.snd_nxt > self.snd_max:
-                self.snd_max = self.snd_nxt
-            return
-        self._out.append((self._segment(self.snd_una - 1, FLAG_ACK), False))
-        self.bump("window_probes")
-        self._persist_backoff = min(self._persist_backoff + 1, 16)
-        delay = min(self.rtt.rto << self._persist_backoff, self.config.max_rto)
-        self.persist_deadline = now + delay
-
-    def _keepalive_timeout(self, now: int) -> None:
-        """Keep-alive probe (3.8.4, MAY-5): no data, SEG.SEQ = SND.NXT-1 (SHLD-12)."""
-        self._timer_fired(now, "keep-alive")
-        if self._keepalive_probes >= self.config.keepalive_probes:
-            self.error = os_error(errno.ETIMEDOUT)
-            self._events.append(Reset(self.error))
-            self._enter_closed("keep-alive timeout", now)
-            return
-        self._keepalive_probes += 1
-        self._out.append((self._segment(self.snd_una - 1, FLAG_ACK), False))
-        self.keepalive_deadline = now + self.config.keepalive_interval
 
     def arm_keepalive(self, now: int) -> None:
         """(Re)start the idle timer after traffic from the peer (MUST-26)."""

@@ -1,0 +1,141 @@
+"""Timeouts (RFC 9293 3.10.8): retransmission (RFC 6298), persist (zero-window
+probing, 3.8.6.1), keep-alive (3.8.4), TIME-WAIT and the orphaned FIN-WAIT-2
+timeout.  Functions here operate on a ``Connection``, as ``arrival`` does.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from synack.tcp.errors import os_error
+from synack.tcp.events import Reset
+from synack.tcp.state import State
+from synack.wire.tcp import TcpFlags
+
+if TYPE_CHECKING:
+    from synack.tcp.connection import Connection
+
+FLAG_ACK = TcpFlags.ACK
+FLAG_PSH = TcpFlags.PSH
+
+
+def fire_due(conn: Connection, now: int) -> None:
+    """Run every timer of ``conn`` whose deadline is ``<= now``."""
+    if conn.time_wait_deadline is not None and now >= conn.time_wait_deadline:
+        conn.time_wait_deadline = None
+        conn._timer_fired(now, "TIME-WAIT 2MSL")
+        conn._enter_closed("2*MSL timeout", now)
+        return
+    if conn.fin_wait_2_deadline is not None and now >= conn.fin_wait_2_deadline:
+        conn.fin_wait_2_deadline = None
+        conn._timer_fired(now, "FIN-WAIT-2 timeout")
+        conn._enter_closed("FIN-WAIT-2 timeout", now)
+        return
+    if conn.rtx_deadline is not None and now >= conn.rtx_deadline:
+        conn.rtx_deadline = None
+        retransmission_timeout(conn, now)
+    if conn.persist_deadline is not None and now >= conn.persist_deadline:
+        conn.persist_deadline = None
+        persist_timeout(conn, now)
+    if conn.keepalive_deadline is not None and now >= conn.keepalive_deadline:
+        conn.keepalive_deadline = None
+        keepalive_timeout(conn, now)
+    if conn.delack_deadline is not None and now >= conn.delack_deadline:
+        conn.delack_deadline = None
+        conn._timer_fired(now, "delayed ACK")
+        conn.ack_now = True
+
+
+def retransmission_timeout(conn: Connection, now: int) -> None:
+    """RFC 6298 5.4-5.7 and RFC 9293 3.8.3 (R1/R2)."""
+    conn._timer_fired(now, "RTO")
+    state = conn.state
+    if (
+        conn.snd_wnd == 0
+        and len(conn.send_buffer) > 0
+        and state.synchronized
+        and not conn.user_closed
+    ):
+        # The peer shrank its window to zero with data outstanding (3.8.6):
+        # no data may be retransmitted, so probe the window instead (MUST-35)
+        # and do not time the connection out while the probes are answered
+        # (SHLD-17, MUST-37), as Linux's tcp_retransmit_timer does (which,
+        # like this, still times out orphans).
+        conn.snd_nxt = conn.snd_una  # resend from SND.UNA once the window opens
+        conn._rtt_seq = None  # Karn (MUST-18)
+        persist_timeout(conn, now)
+        return
+    if conn._rtx_started is None:
+        # The timer ran for one (not yet backed-off) RTO since the oldest
+        # unacknowledged segment left or the last ACK advanced SND.UNA.
+        conn._rtx_started = now - conn.rtt.rto
+    conn.retries += 1
+    if state is State.SYN_SENT:
+        limit = conn.config.syn_retries
+    elif state is State.SYN_RECEIVED:
+        limit = conn.config.synack_retries
+    else:
+        limit = conn.config.retries2
+    timed_out = conn.retries > limit
+    user_timeout = conn.config.user_timeout
+    if user_timeout and now - conn._rtx_started >= user_timeout:
+        timed_out = True  # MUST-21: the application's own R2
+    if timed_out:
+        if state is State.SYN_RECEIVED and conn.passive:
+            conn._set_state(State.LISTEN, "SYN-ACK retries exhausted", now)
+            conn._enter_closed("SYN-ACK retries exhausted", now, quiet=True)
+            return
+        conn.error = os_error(errno.ETIMEDOUT)
+        conn._events.append(Reset(conn.error))
+        conn._enter_closed("retransmission timeout (R2)", now)
+        return
+    if conn.retries == conn.config.retries1 and state.synchronized:
+        conn._timer_fired(now, "R1 reached: negative advice to IP (MUST-20)")
+    conn.rtt.backoff()  # RFC 6298 5.5
+    conn._rtt_seq = None  # Karn (MUST-18): no sample from a retransmitted segment
+    conn.cc.on_timeout(conn.snd_max - conn.snd_una)
+    conn.snd_nxt = conn.snd_una  # go back: resend from the oldest unacknowledged octet
+    conn._transmit(now)
+    if conn.rtx_deadline is None and conn.snd_max != conn.snd_una:
+        conn.rtx_deadline = now + conn.rtt.rto
+    if user_timeout and conn.rtx_deadline is not None:
+        # Give up exactly when the user timeout ends (Linux tcp_clamp_rto_to_user_timeout).
+        conn.rtx_deadline = min(conn.rtx_deadline, conn._rtx_started + user_timeout)
+
+
+def persist_timeout(conn: Connection, now: int) -> None:
+    """Probe a zero window (MUST-36) with an old sequence number so the peer
+    answers with its current window, as Linux does; back off (SHLD-30)."""
+    conn._timer_fired(now, "persist")
+    usable = min(conn.snd_wnd, conn.cc.cwnd) - (conn.snd_nxt - conn.snd_una)
+    unsent = len(conn.send_buffer) - (conn.snd_nxt - conn.snd_una)
+    if usable > 0 and unsent > 0:
+        # The override timeout of sender SWS avoidance: send what fits.
+        size = min(usable, unsent, conn.send_mss)
+        payload = conn.send_buffer.peek(conn.snd_nxt - conn.snd_una, size)
+        segment = conn._segment(conn.snd_nxt, FLAG_ACK | FLAG_PSH, payload)
+        # Data sent before (after the window shrank) is a retransmission (Karn, MUST-18).
+        conn._emit(segment, now, first=conn.snd_nxt == conn.snd_max)
+        conn.snd_nxt = conn.snd_nxt + size
+        if conn.snd_nxt > conn.snd_max:
+            conn.snd_max = conn.snd_nxt
+        return
+    conn._out.append((conn._segment(conn.snd_una - 1, FLAG_ACK), False))
+    conn.bump("window_probes")
+    conn._persist_backoff = min(conn._persist_backoff + 1, 16)
+    delay = min(conn.rtt.rto << conn._persist_backoff, conn.config.max_rto)
+    conn.persist_deadline = now + delay
+
+
+def keepalive_timeout(conn: Connection, now: int) -> None:
+    """Keep-alive probe (3.8.4, MAY-5): no data, SEG.SEQ = SND.NXT-1 (SHLD-12)."""
+    conn._timer_fired(now, "keep-alive")
+    if conn._keepalive_probes >= conn.config.keepalive_probes:
+        conn.error = os_error(errno.ETIMEDOUT)
+        conn._events.append(Reset(conn.error))
+        conn._enter_closed("keep-alive timeout", now)
+        return
+    conn._keepalive_probes += 1
+    conn._out.append((conn._segment(conn.snd_una - 1, FLAG_ACK), False))
+    conn.keepalive_deadline = now + conn.config.keepalive_interval
