@@ -172,6 +172,12 @@ class ReceiveBuffer:
         """``max(0, capacity - len(self) - out_of_order_bytes)``: the window to advertise."""
         return max(0, self._capacity - len(self) - self._out_of_order)
 
+    def peek(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` in-order bytes, left in the buffer (MSG_PEEK)."""
+        if max_bytes < 0:
+            raise ValueError(f"peek({max_bytes}): max_bytes must be >= 0")
+        return bytes(self._buf[self._start : self._start + max_bytes])
+
     def read(self, max_bytes: int) -> bytes:
         """Remove and return up to ``max_bytes`` in-order bytes (ValueError if negative)."""
         if max_bytes < 0:

@@ -32,6 +32,7 @@ class TcpConfig:
 
     # --- segment sizes (3.7.1) ---
     mtu: int = 1500  # the interface MTU; MSS option = MTU - IP - TCP headers (MUST-67)
+    user_mss: int = 0  # TCP_MAXSEG: caps the MSS we advertise and use (0 = none)
     default_mss_ipv4: int = 536  # send MSS when the peer sent no option (MUST-15)
     default_mss_ipv6: int = 1220
 

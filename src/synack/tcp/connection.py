@@ -107,6 +107,8 @@ class Connection:
         # options negotiated on the SYNs
         ipv6 = isinstance(self.local_address, IPv6Address)
         self.mss_advertised = cfg.mtu - (IPV6_OVERHEAD if ipv6 else IPV4_OVERHEAD)
+        if cfg.user_mss:
+            self.mss_advertised = min(self.mss_advertised, cfg.user_mss)  # TCP_MAXSEG
         self.send_mss = cfg.default_mss_ipv6 if ipv6 else cfg.default_mss_ipv4  # MUST-15
         self.snd_wscale = 0  # shift applied to windows the peer advertises
         self.rcv_wscale = _window_shift(cfg.receive_buffer) if cfg.window_scaling else 0
@@ -117,6 +119,8 @@ class Connection:
         self.rtt = RttEstimator(cfg.initial_rto, cfg.min_rto, cfg.max_rto)
         self.cc = NewReno(self.send_mss, cfg.initial_window)
         self.nagle = cfg.nagle
+        self.cork = False  # TCP_CORK: hold partial segments until uncorked
+        self._more = False  # MSG_MORE on the last send: hold its partial segment
 
         # FIN bookkeeping
         self.fin_queued = False  # CLOSE or shutdown(SHUT_WR) was called
@@ -199,7 +203,9 @@ class Connection:
 
     # ------------------------------------------------------------------ SEND (3.10.2)
 
-    def send(self, data: bytes | bytearray | memoryview, now: int | None = None) -> int:
+    def send(
+        self, data: bytes | bytearray | memoryview, now: int | None = None, *, more: bool = False
+    ) -> int:
         """Queue ``data``; returns how many bytes the send buffer took (possibly 0).
 
         Raises like ``socket.send``: the pending error after a reset,
@@ -225,6 +231,7 @@ class Connection:
             self._user_call(self._last_now, "send() in LISTEN")
             self._choose_iss(self._last_now)
             self._set_state(State.SYN_SENT, "SEND", self._last_now)
+        self._more = more  # MSG_MORE: more data follows, hold a partial segment
         taken = self.send_buffer.write(data)
         if taken < len(data):
             self._writable_wanted = True
@@ -539,6 +546,8 @@ class Connection:
                         if size < self.max_snd_wnd // 2:
                             self._maybe_arm_persist(now)
                             return
+                    elif (self.cork or self._more) and not self.fin_queued:
+                        return  # TCP_CORK / MSG_MORE: only full segments go out
                     elif self.nagle and not self.fin_queued and self.snd_nxt != self.snd_una:
                         return  # Nagle (SHLD-7): wait for the ACK of the data in flight
                 payload = self.send_buffer.peek(sent, size)
@@ -719,6 +728,20 @@ class Connection:
 
     def bump(self, name: str) -> None:
         self.stats[name] = self.stats.get(name, 0) + 1
+
+    def set_cork(self, cork: bool) -> None:
+        """TCP_CORK: while set, only full-sized segments are sent; clearing it
+        pushes what was held."""
+        self.cork = cork
+        self._wake()
+
+    def error_reported(self) -> None:
+        """The pending error was read another way (SO_ERROR): calls no longer raise it."""
+        self._reported_error = True
+
+    def wake(self) -> None:
+        """Ask the driver to flush this connection (after option changes)."""
+        self._wake()
 
     def _wake(self) -> None:
         if self._notify is not None:

@@ -57,9 +57,12 @@ class Listener:
     """A passive OPEN on ``(address, port)``: a SYN queue of half-open
     connections and an accept queue of established ones (Linux's model)."""
 
-    __slots__ = ("accept_queue", "address", "backlog", "closed", "port", "syn_queue")
+    __slots__ = ("accept_queue", "address", "backlog", "closed", "config", "port", "syn_queue")
 
-    def __init__(self, address: Address, port: int, backlog: int) -> None:
+    def __init__(
+        self, address: Address, port: int, backlog: int, config: TcpConfig | None = None
+    ) -> None:
+        self.config = config  # for the connections it creates (None: the stack's)
         self.address = address
         self.port = port
         self.backlog = backlog
@@ -127,6 +130,7 @@ class Stack:
         backlog: int | None = None,
         *,
         reuse_address: bool = False,
+        config: TcpConfig | None = None,
     ) -> Listener:
         """Passive OPEN (3.10.1).  ``address`` may be unspecified (0.0.0.0 or ::)."""
         addr = ip_address(address) if isinstance(address, str) else address
@@ -138,7 +142,9 @@ class Stack:
         users = self._by_local.get((addr, port))
         if users and not reuse_address:
             raise os_error(errno.EADDRINUSE, "connections still use this port (TIME-WAIT?)")
-        listener = Listener(addr, port, self.config.backlog if backlog is None else max(backlog, 1))
+        listener = Listener(
+            addr, port, self.config.backlog if backlog is None else max(backlog, 1), config
+        )
         self._listeners[(addr, port)] = listener
         self._record(UserCall(self._now, None, f"listen({addr}:{port})"))
         return listener
@@ -393,7 +399,7 @@ class Stack:
                 self._record(SegmentReceived(now, key, seg))
                 self._drop(key, seg, DropReason.LISTEN_OVERFLOW, now)
                 return
-            child = self._new_connection((key[0], key[1]), (key[2], key[3]), None)
+            child = self._new_connection((key[0], key[1]), (key[2], key[3]), listener.config)
             child.listen()
             self._parent[child] = listener
             listener.syn_queue[child] = None

@@ -1,0 +1,1 @@
+"""Application-facing APIs over the sans-IO stack: the POSIX-style socket table."""
