@@ -457,7 +457,9 @@ class SocketTable:
         *,
         blocking: bool | None = None,
     ) -> Call:
-        call = Call(attempt, blocking=not sock.nonblocking if blocking is None else blocking, name=name)
+        call = Call(
+            attempt, blocking=not sock.nonblocking if blocking is None else blocking, name=name
+        )
         call.poll(now)
         return call
 
