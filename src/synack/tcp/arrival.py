@@ -100,7 +100,8 @@ def _listen(conn: Connection, seg: Segment, now: int) -> None:
 
 
 def _apply_syn_options(conn: Connection, seg: Segment) -> None:
-    """MSS (MUST-14..16) and window scale (RFC 7323) from the peer's SYN."""
+    """MSS (MUST-14, MUST-15, MUST-16: effective send MSS = min(peer MSS, our
+    MTU-derived MSS)) and window scale (RFC 7323) from the peer's SYN."""
     peer_mss = seg.mss
     if peer_mss is not None:
         conn.send_mss = max(min(peer_mss, conn.mss_advertised), MIN_SEND_MSS)
@@ -258,7 +259,9 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
             conn.drop(seg, DropReason.SEQ_UNACCEPTABLE, now)
             return
 
-    # ---- second: the RST bit (RFC 5961 section 3)
+    # ---- second: the RST bit (RFC 5961 section 3).  A RST at RCV.NXT is
+    # acceptable even when RCV.WND is zero (MUST-66).  Data on a RST is
+    # ignored (SHLD-2 lets a RST carry a diagnostic).
     if flags & RST:
         if seg_seq != rcv_nxt:
             conn.ack_now = True  # challenge ACK
@@ -308,6 +311,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
         conn.ack_now = True  # ACK of something not yet sent: send an ACK, drop
         conn.drop(seg, DropReason.ACK_UNSENT, now)
         return
+    # RFC 5961 5.2 also protects against blind data injection (MAY-12).
     if ack < conn.snd_una - max(conn.max_snd_wnd, 1):
         conn.ack_now = True  # RFC 5961 5.2: too old, challenge ACK
         conn.drop(seg, DropReason.ACK_TOO_OLD, now)
@@ -365,6 +369,8 @@ def _process_ack(conn: Connection, seg: Segment, seg_seq: Seq, ack: Seq, now: in
     """ESTABLISHED-state ACK processing: SND.UNA, the send window, RTT,
     congestion control and the retransmission timer (3.10.7.4, RFC 6298, RFC 5681)."""
     snd_una = conn.snd_una
+    # The window field is unsigned (MUST-1) and, scaled, held as a full
+    # integer, at least 32 bits (REC-1).
     window = seg.window << conn.snd_wscale
     cc = conn.cc
     if snd_una < ack:
@@ -454,7 +460,8 @@ def _text_and_fin(
             conn.rcv_nxt = conn.rcv_nxt + grown
             conn.deliver_events_for_data()
         if offset > 0 or held_before or (grown < len(payload) and offset == 0):
-            # Out of order, filling a hole, or no room: ACK at once (RFC 5681 4.2).
+            # Out of order, filling a hole, or no room: ACK at once (RFC 5681 4.2,
+            # MAY-13).
             conn.ack_now = True
         else:
             conn._unacked_bytes += grown
@@ -463,7 +470,7 @@ def _text_and_fin(
                 conn.ack_now = True
             elif conn._unacked_bytes >= conn.config.ack_every * conn.send_mss:
                 conn.ack_now = True  # SHLD-19: at least every second full segment
-            elif conn.delack_deadline is None:
+            elif conn.delack_deadline is None:  # delayed ACK (SHLD-18)
                 conn.delack_deadline = now + conn.config.delayed_ack  # MUST-40
     if fin:
         fin_seq = start + len(payload)

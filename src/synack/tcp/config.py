@@ -21,14 +21,17 @@ class TcpConfig:
     max_rto: int = 120 * SECOND  # [Linux TCP_RTO_MAX]
     syn_retries: int = 6  # [net.ipv4.tcp_syn_retries]  R2 for SYN, counted
     synack_retries: int = 5  # [net.ipv4.tcp_synack_retries]
-    retries1: int = 3  # R1: advise the IP layer (MUST-20)  [net.ipv4.tcp_retries1]
-    retries2: int = 15  # R2: give up (MUST-20, >= 100 s)  [net.ipv4.tcp_retries2]
+    retries1: int = 3  # R1: advise the IP layer (MUST-20, SHLD-10)  [net.ipv4.tcp_retries1]
+    retries2: int = 15  # R2: give up (MUST-20, SHLD-11: >= 100 s)  [net.ipv4.tcp_retries2]
     user_timeout: int = 0  # TCP_USER_TIMEOUT; 0 means R2 by count (MUST-21)
 
     # --- connection teardown ---
     time_wait: int = 60 * SECOND  # 2*MSL (MUST-13)  [Linux TCP_TIMEWAIT_LEN]
     fin_wait_2_timeout: int = 60 * SECOND  # orphaned FIN-WAIT-2  [net.ipv4.tcp_fin_timeout]
     reuse_time_wait: bool = True  # a new SYN may reopen a TIME-WAIT 4-tuple (MAY-2)
+
+    # --- IP ---
+    ttl: int = 64  # IPv4 TTL / IPv6 hop limit, configurable (MUST-49)  [net.ipv4.ip_default_ttl]
 
     # --- segment sizes (3.7.1) ---
     mtu: int = 1500  # the interface MTU; MSS option = MTU - IP - TCP headers (MUST-67)
@@ -50,7 +53,9 @@ class TcpConfig:
     # --- sending ---
     nagle: bool = True  # SHLD-7; TCP_NODELAY turns it off (MUST-17)
 
-    # --- keep-alive (3.8.4): off by default (MUST-25) ---
+    # --- keep-alive (3.8.4): the application may turn it on (MUST-24); off by
+    # default (MUST-25); sent only after the interval idle (MUST-26), which is
+    # configurable (MUST-27); several probes before giving up (MUST-29) ---
     keepalive: bool = False
     keepalive_idle: int = 7200 * SECOND  # MUST-28: >= 2 hours
     keepalive_interval: int = 75 * SECOND

@@ -1,4 +1,4 @@
-"""Congestion control: slow start, congestion avoidance, fast retransmit and
+"""Congestion control (MUST-19): slow start, congestion avoidance, fast retransmit and
 fast recovery (RFC 5681) with NewReno partial-ACK handling (RFC 6582).
 
 The controller only does arithmetic on ``cwnd``/``ssthresh``; the connection

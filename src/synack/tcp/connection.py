@@ -275,7 +275,7 @@ class Connection:
     # ------------------------------------------------------------------ CLOSE (3.10.4)
 
     def shutdown(self, how: int = SHUT_WR, now: int | None = None) -> None:
-        """Half-close.  ``SHUT_WR`` queues a FIN after the buffered data
+        """Half-close (MAY-1).  ``SHUT_WR`` queues a FIN after the buffered data
         (ESTABLISHED -> FIN-WAIT-1, CLOSE-WAIT -> LAST-ACK); ``SHUT_RD`` makes
         reads return end of stream."""
         if now is not None:
@@ -474,7 +474,8 @@ class Connection:
         )
 
     def _syn_options(self) -> tuple[TcpOption, ...]:
-        """MSS (MUST-14, MUST-67) and window scale (RFC 7323) on SYN and SYN-ACK only (MUST-65)."""
+        """MSS (MUST-14, MUST-67) and window scale (RFC 7323) on SYN and SYN-ACK only
+        (MUST-65).  The MSS option is always sent (MAY-3, SHLD-5)."""
         options: list[TcpOption] = [MaxSegmentSize(self.mss_advertised)]
         offer = self.config.window_scaling and (
             self.state is State.SYN_SENT or self._offered_wscale
@@ -485,7 +486,9 @@ class Connection:
 
     def _window_to_advertise(self) -> int:
         """RCV.WND with receiver SWS avoidance (MUST-39, 3.8.6.2.2): the right edge
-        only moves on by at least min(RCV.BUFF/2, MSS), and never moves left."""
+        only moves on by at least min(RCV.BUFF/2, MSS), and never moves left
+        (SHLD-14).  It may stay closed as long as the application does not read
+        (MAY-8)."""
         shift = self.rcv_wscale
         current = max(self.rcv_adv - self.rcv_nxt, 0)
         free = self.receive_buffer.free >> shift << shift  # what the field can express
@@ -496,7 +499,9 @@ class Connection:
         return (current + (1 << shift) - 1) >> shift << shift
 
     def _ack_sent(self, segment: Segment) -> None:
-        """Bookkeeping after any segment carrying an ACK left (3.8.6.3)."""
+        """Bookkeeping after any segment carrying an ACK left (3.8.6.3).  ACKs are
+        aggregated: arrivals only set ``ack_now``, and one ACK leaves per flush
+        after all queued segments were processed (MUST-58, MUST-59)."""
         self.ack_now = False
         self._unacked_bytes = 0
         self.delack_deadline = None
@@ -508,7 +513,14 @@ class Connection:
     # ------------------------------------------------------------------ transmission
 
     def _transmit(self, now: int) -> None:
-        """Send what the windows, Nagle and SWS avoidance allow (3.7, 3.8.6.2.1)."""
+        """Send what the windows, Nagle and SWS avoidance allow (3.7, 3.8.6.2.1).
+
+        Full-sized segments whenever possible (SHLD-28); small writes are
+        queued, not sent one by one (MAY-16), but never indefinitely: every
+        write is pushed, and PSH marks the segment that empties the buffer
+        (MUST-60, MUST-61), once per run of segments (SHLD-27).  A window that
+        the peer shrank (usable < 0) stops new data without error (MUST-34).
+        """
         state = self.state
         if state is State.SYN_SENT or state is State.SYN_RECEIVED:
             if self.snd_nxt == self.iss:
@@ -658,7 +670,9 @@ class Connection:
         self._wake()
 
     def on_reset(self, now: int, code: int, cause: str) -> None:
-        """The peer reset the connection (3.10.7.4 second step)."""
+        """The peer reset the connection (3.10.7.4 second step).  The application
+        learns of it through a Reset event and the error its next call raises
+        (MUST-12, MUST-47)."""
         if code and not self.user_closed:
             self.error = os_error(code)
             self._events.append(Reset(self.error))

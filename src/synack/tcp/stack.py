@@ -132,7 +132,11 @@ class Stack:
         reuse_address: bool = False,
         config: TcpConfig | None = None,
     ) -> Listener:
-        """Passive OPEN (3.10.1).  ``address`` may be unspecified (0.0.0.0 or ::)."""
+        """Passive OPEN (3.10.1).  ``address`` may be unspecified (0.0.0.0 or ::).
+
+        Listeners on one port for different local addresses coexist (MUST-42),
+        and a passive OPEN never disturbs the connections already there (MUST-41).
+        """
         addr = ip_address(address) if isinstance(address, str) else address
         _check_port(port, allow_zero=False)
         if not addr.is_unspecified and addr not in self.addresses:
@@ -186,7 +190,11 @@ class Stack:
         reuse_address: bool = False,
         config: TcpConfig | None = None,
     ) -> Connection:
-        """Active OPEN (3.10.1) from ``local_address`` (an ephemeral port unless given)."""
+        """Active OPEN (3.10.1) from ``local_address`` (an ephemeral port unless given).
+
+        The local address is the OPEN call's parameter (MUST-43); its SYN and
+        every later segment carry that address (MUST-44, MUST-45).
+        """
         self._now = now
         local = ip_address(local_address) if isinstance(local_address, str) else local_address
         remote = ip_address(remote_address) if isinstance(remote_address, str) else remote_address
@@ -278,7 +286,8 @@ class Stack:
             conn = next(iter(dirty))
             del dirty[conn]
             for seg in conn.segments_to_send(now):
-                out.append(encode_packet(Packet(conn.local_address, conn.remote_address, seg)))
+                packet = Packet(conn.local_address, conn.remote_address, seg, ttl=self.config.ttl)
+                out.append(encode_packet(packet))
             self._service(conn)
         return out
 
@@ -417,7 +426,7 @@ class Stack:
 
     def _send_stray(self, key: FourTuple, segment: Segment, now: int) -> None:
         self._record(SegmentSent(now, key, segment))
-        self._out.append(encode_packet(Packet(key[0], key[2], segment)))
+        self._out.append(encode_packet(Packet(key[0], key[2], segment, ttl=self.config.ttl)))
 
     def _ephemeral_port(self, local: Address, remote: Address, remote_port: int) -> int:
         """A free local port for this destination (RFC 6056 style, bounded search)."""

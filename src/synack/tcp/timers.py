@@ -48,7 +48,8 @@ def fire_due(conn: Connection, now: int) -> None:
 
 
 def retransmission_timeout(conn: Connection, now: int) -> None:
-    """RFC 6298 5.4-5.7 and RFC 9293 3.8.3 (R1/R2)."""
+    """RFC 6298 5.4-5.7 and RFC 9293 3.8.3 (R1/R2).  Exponential backoff and
+    slow start after a timeout (MUST-19); SYNs use the same mechanism (MUST-22)."""
     conn._timer_fired(now, "RTO")
     state = conn.state
     if (

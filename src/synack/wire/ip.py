@@ -2,7 +2,8 @@
 
 Only what a TCP endpoint needs: parse a datagram down to its ``Segment``
 and emit one.  IPv4 options and IPv6 hop-by-hop, routing and destination
-options headers are skipped on input and never emitted; fragments are
+options headers are skipped on input (IP options TCP does not understand are
+ignored: MUST-50) and never emitted; fragments are
 rejected (reassembly is not done here).  IPv4 output sets DF.
 """
 

@@ -36,6 +36,7 @@ class TcpFlags(enum.IntFlag):
 
 
 # --- options (section 3.2); a segment keeps its options in wire order ---------
+# The mandatory set, EOL, NOP and MSS, is supported (MUST-4).
 
 
 @dataclass(frozen=True, slots=True)
