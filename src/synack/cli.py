@@ -52,7 +52,55 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--width", type=int, help="line width (default: the terminal's)")
     demo.add_argument("--color", action="store_true", help="colour the ladder (ANSI)")
     demo.add_argument("--absolute", action="store_true", help="show absolute sequence numbers only")
+    packetdrill = commands.add_parser(
+        "packetdrill", help="run packetdrill scripts against synack in virtual time"
+    )
+    pd_commands = packetdrill.add_subparsers(dest="pd_command", metavar="SUBCOMMAND")
+    run = pd_commands.add_parser(
+        "run",
+        help="run scripts (files or folders, recursively)",
+        description=(
+            "Run packetdrill scripts against a synack stack in virtual time: PASS or FAIL per "
+            "script (all its variants), the mismatch and the ladder for failures, then "
+            "'N passed, M failed'."
+        ),
+    )
+    run.add_argument("paths", nargs="+", metavar="PATH")
+    run.add_argument("--verbose", action="store_true", help="print every event")
+    run.add_argument("--ladder", action="store_true", help="print each run's ladder")
+    run.add_argument("--tolerance_usecs", "--tolerance-usecs", type=int, dest="tolerance")
+    run.add_argument(
+        "--variant",
+        action="append",
+        choices=["ipv4", "ipv6", "ipv4-mapped-ipv6"],
+        help="run only these variants (default: as the script's source runs it)",
+    )
+    run.add_argument(
+        "--expected-failures",
+        metavar="FILE",
+        help="scripts known to fail (path<TAB>reason); only changes fail the run",
+    )
     return parser
+
+
+def run_packetdrill(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from synack.packetdrill.suite import run_suite
+
+    for path in args.paths:
+        if not Path(path).exists():
+            print(f"synack packetdrill: {path}: no such file or folder", file=sys.stderr)
+            return 2
+    _, status = run_suite(
+        args.paths,
+        expected_failures=Path(args.expected_failures) if args.expected_failures else None,
+        variants=args.variant,
+        tolerance_usecs=args.tolerance,
+        verbose=args.verbose,
+        ladder=args.ladder,
+    )
+    return status
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -95,5 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "demo":
         return run_demo(args)
+    if args.command == "packetdrill" and getattr(args, "pd_command", None) == "run":
+        return run_packetdrill(args)
     parser.print_help()
     return 2

@@ -74,6 +74,7 @@ class Call:
         self.done = False
         self.result: Result | None = None
         self.error: OSError | None = None
+        self.completed_at: int | None = None  # the time of the poll that finished it
 
     def poll(self, now: int) -> bool:
         if self.done:
@@ -87,6 +88,7 @@ class Call:
         except OSError as exc:
             self.error = exc
         self.done = True
+        self.completed_at = now
         return True
 
 
