@@ -104,7 +104,7 @@ def ladder_of(result: RunResult, width: int | None = 120) -> str:
 def run_suite(
     paths: Iterable[str | Path],
     *,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
     expected_failures: Path | None = None,
     variants: list[str] | None = None,
     tolerance_usecs: int | None = None,
@@ -113,9 +113,13 @@ def run_suite(
 ) -> tuple[list[ScriptReport], int]:
     """Run and report; returns the reports and the exit status (0 when nothing
     unexpected happened)."""
+    stream = out if out is not None else sys.stdout
     expected = load_expected_failures(expected_failures)
     reports: list[ScriptReport] = []
-    say: Callable[[str], None] = lambda line: print(line, file=out)  # noqa: E731
+
+    def say(line: str) -> None:
+        print(line, file=stream)
+
     for path, root in find_scripts(paths):
         display = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
         report = ScriptReport(path, display, expected_failure=expected.get(display))
