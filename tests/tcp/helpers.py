@@ -19,10 +19,11 @@ from ipaddress import IPv4Address
 from synack.tcp.config import TcpConfig
 from synack.tcp.connection import SHUT_WR, Connection
 from synack.tcp.events import Event
+from synack.tcp.options import syn_options
 from synack.tcp.seq import Seq
 from synack.tcp.state import State
 from synack.trace.records import Record, StateChanged
-from synack.wire.tcp import MaxSegmentSize, NoOperation, Segment, TcpFlags, TcpOption, WindowScale
+from synack.wire.tcp import MaxSegmentSize, Segment, TcpFlags, TcpOption, Timestamps
 
 LOCAL_ADDR = IPv4Address("192.0.2.1")
 REMOTE_ADDR = IPv4Address("198.51.100.7")
@@ -35,8 +36,18 @@ REMOTE_WINDOW = 64240
 REMOTE_MSS = 1460
 
 # A small, exact configuration: no window scaling so window fields are plain
-# byte counts; quick ACKs off so the delayed-ACK rules show from the start.
-CONFIG = TcpConfig(window_scaling=False, quick_acks=0, receive_buffer=65535, send_buffer=65535)
+# byte counts; quick ACKs off so the delayed-ACK rules show from the start;
+# no SACK or timestamps, so segments carry no options after the SYNs; with
+# scaling turned on, the shift follows the receive buffer alone (ilog2 - 15).
+CONFIG = TcpConfig(
+    window_scaling=False,
+    quick_acks=0,
+    receive_buffer=65535,
+    send_buffer=65535,
+    sack=False,
+    timestamps=False,
+    window_scale_space=0,
+)
 
 F = TcpFlags
 SYN, ACK, FIN, RST, PSH = F.SYN, F.ACK, F.FIN, F.RST, F.PSH
@@ -223,12 +234,12 @@ def syn_sent(config: TcpConfig = CONFIG) -> Harness:
             SYN,
             0,
             window=min(config.receive_buffer, 0xFFFF),  # a SYN's window is never scaled
-            options=(MaxSegmentSize(h.conn.mss_advertised),)
-            if not config.window_scaling
-            else (
-                MaxSegmentSize(h.conn.mss_advertised),
-                NoOperation(),
-                WindowScale(h.conn.rcv_wscale),
+            # Linux's layout of what the configuration offers (TSecr 0 on a SYN).
+            options=syn_options(
+                h.conn.mss_advertised,
+                sack=config.sack,
+                timestamps=Timestamps(h.conn.ts_value(h.now), 0) if config.timestamps else None,
+                wscale=h.conn.rcv_wscale if config.window_scaling else None,
             ),
         )
     )

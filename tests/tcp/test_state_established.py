@@ -195,7 +195,8 @@ def test_old_duplicate_ack_is_ignored_but_text_is_processed() -> None:
 
 def test_ack_far_below_snd_una_gets_challenge_ack() -> None:
     """RFC 5961 5.2: SEG.ACK < SND.UNA - MAX.SND.WND is an old or forged ACK:
-    send an ACK and drop the segment (its text is not taken)."""
+    send an ACK and drop the segment (its text is not taken): the blind data
+    injection mitigation of MAY-12."""
     h = established()
     h.recv_seg(h.peer(ACK | PSH, 1, 1 - REMOTE_WINDOW - 1, payload=b"text"))
     h.expect(h.mine(ACK, 1, 1))
@@ -237,7 +238,8 @@ def test_ack_of_our_data_advances_snd_una() -> None:
 
 def test_rst_at_rcv_nxt_resets_the_connection() -> None:
     """3.10.7.4 second, ESTABLISHED: "any outstanding RECEIVEs and SEND should
-    receive 'reset' responses ... Enter the CLOSED state, delete the TCB"."""
+    receive 'reset' responses ... Enter the CLOSED state, delete the TCB".  The
+    application hears of it asynchronously, a Reset event (MUST-47)."""
     h = established()
     h.conn.send(b"queued")  # never sent: discarded with the TCB
     h.recv_seg(h.peer(RST, 1))
@@ -481,7 +483,8 @@ def test_writable_after_the_send_buffer_drains() -> None:
 
 def test_close_with_unread_data_sends_rst() -> None:
     """SHLD-3 (3.10.4; RFC 2525 2.17, Linux): closing with unread received data
-    aborts: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>, CLOSED, no FIN."""
+    aborts: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>, CLOSED, no FIN (the
+    half-duplex close of MAY-1)."""
     h = established()
     h.recv_seg(h.peer(ACK | PSH, 1, 1, payload=b"unread"))
     h.conn.close(h.now)

@@ -297,7 +297,7 @@ def test_shutdown_twice_sends_one_fin() -> None:
 def test_data_after_close_is_answered_with_rst(builder: object) -> None:
     """Data for an application that has closed cannot be delivered: RFC 1122
     4.2.2.13 / SHLD-3, as Linux (LINUX_MIB_TCPABORTONDATA): send
-    <SEQ=SEG.ACK><CTL=RST> and enter CLOSED."""
+    <SEQ=SEG.ACK><CTL=RST> and enter CLOSED (the half-duplex close, MAY-1)."""
     assert callable(builder)
     h = builder()
     state = h.state

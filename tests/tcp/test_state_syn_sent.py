@@ -176,8 +176,8 @@ def test_data_queued_in_syn_sent_goes_out_after_the_ack() -> None:
     [(536, 536), (1000, 1000), (1460, 1460), (9000, 1460), (None, 536)],
 )
 def test_effective_send_mss(peer_mss: int | None, effective: int) -> None:
-    """MUST-14..16: the send MSS is min(peer's MSS option, our MTU-derived MSS);
-    without the option it is 536 (MUST-15).  cwnd is rebased on it (RFC 6928)."""
+    """MUST-14..16: the send MSS is min(peer's MSS option, our MTU-derived MSS)
+    (MUST-16); without the option it is 536 (MUST-15).  cwnd is rebased on it (RFC 6928)."""
     h = syn_sent()
     options = () if peer_mss is None else (MaxSegmentSize(peer_mss),)
     h.recv_seg(h.peer(SYN | ACK, 0, 1, options=options))
@@ -420,7 +420,8 @@ def test_syn_retransmitted_with_exponential_backoff_then_timeout() -> None:
     """RFC 6298 5.5 and 2.1: the SYN is resent at 1 s, 3 s, 7 s, 15 s, 31 s and
     63 s after the first (RTO 1 s doubling); after syn_retries (6, Linux's
     tcp_syn_retries) the attempt fails with ETIMEDOUT at 127 s (R2 for the
-    SYN, 3.8.3; "including notification of the application layer").
+    SYN, 3.8.3; "including notification of the application layer"): the SYN
+    is retransmitted by the same mechanism as data (MUST-22).
     Note: 127 s is short of MUST-23's 3 minutes (see the next test)."""
     h = syn_sent()
     syn = h.mine(SYN, 0, options=SYN_OPTIONS)
@@ -584,8 +585,8 @@ def test_peer_window_from_syn_ack_is_not_scaled() -> None:
 def test_default_config_handshake() -> None:
     """With Linux's defaults (256 KiB buffer, scaling on) the SYN offers shift 3."""
     h = syn_sent(TcpConfig())
-    assert h.conn.rcv_wscale == 3
+    assert h.conn.rcv_wscale == 7  # Linux: sized from tcp_rmem[2] (6 MiB), not the buffer
     h.recv_seg(
         h.peer(SYN | ACK, 0, 1, options=(MaxSegmentSize(1460), NoOperation(), WindowScale(7)))
     )
-    assert h.take() == [h.mine(ACK, 1, 1, window=(256 * 1024) >> 3)]
+    assert h.take() == [h.mine(ACK, 1, 1, window=(256 * 1024) >> 7)]

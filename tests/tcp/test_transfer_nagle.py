@@ -42,6 +42,7 @@ def test_small_writes_are_held_while_data_is_in_flight() -> None:
 
 
 def test_held_data_is_coalesced_and_released_by_the_ack() -> None:
+    """MAY-16: small SENDs are aggregated; SHLD-27: their PSH bits collapse into one."""
     h = established()
     h.conn.send(b"a")
     h.take()
@@ -160,3 +161,22 @@ def test_nodelay_still_respects_the_window_and_sender_sws() -> None:
     h.advance(h.now + 200_000)
     h.expect(h.mine(ACK | PSH, 1, 1, payload=b"abc"))
     h.expect_nothing()
+
+
+def test_minshall_a_tail_after_full_segments_goes_at_once() -> None:
+    """Nagle in Minshall's form (RFC 9293 A.3, as Linux's tcp_nagle_check): a
+    write of 2.5 segments leaves whole, since no *small* segment is in flight."""
+    h = established()
+    h.conn.send(bytes(2 * MSS + 500))
+    h.expect(
+        h.mine(ACK, 1, 1, payload=bytes(MSS)),
+        h.mine(ACK, 1 + MSS, 1, payload=bytes(MSS)),
+        h.mine(ACK | PSH, 1 + 2 * MSS, 1, payload=bytes(500)),
+    )
+    h.conn.send(b"more")
+    h.expect_nothing()  # now a small segment (the 500 bytes) is unacknowledged
+    h.now += 10_000
+    h.recv_seg(h.peer(ACK, 1, 1 + 2 * MSS))  # the full segments only
+    h.expect_nothing()
+    h.recv_seg(h.peer(ACK, 1, 1 + 2 * MSS + 500))
+    h.expect(h.mine(ACK | PSH, 1 + 2 * MSS + 500, 1, payload=b"more"))

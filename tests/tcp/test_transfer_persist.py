@@ -147,19 +147,19 @@ def test_probe_answer_that_opens_the_window_resets_the_backoff() -> None:
 def test_window_closes_with_all_data_acknowledged() -> None:
     """The usual way into persist: the peer ACKs everything with a zero window."""
     h = established()
-    h.conn.send(bytes(MSS))
-    h.expect(h.mine(ACK | PSH, 1, 1, payload=bytes(MSS)))
+    h.conn.send(bytes(100))
+    h.expect(h.mine(ACK | PSH, 1, 1, payload=bytes(100)))
     h.conn.send(b"tail")
-    h.expect_nothing()  # Nagle: waiting for the ACK
+    h.expect_nothing()  # Nagle (Minshall's form): a small segment is unacknowledged
     h.now += 10_000
-    h.recv_seg(h.peer(ACK, 1, 1 + MSS, window=0))
+    h.recv_seg(h.peer(ACK, 1, 101, window=0))
     h.expect_nothing()
     assert h.conn.rtx_deadline is None
     assert h.deadline == h.now + RTO
     h.advance(h.now + RTO)
-    h.expect(h.mine(ACK, MSS, 1))  # SND.UNA - 1
-    h.recv_seg(h.peer(ACK, 1, 1 + MSS, window=100))
-    h.expect(h.mine(ACK | PSH, 1 + MSS, 1, payload=b"tail"))
+    h.expect(h.mine(ACK, 100, 1))  # SND.UNA - 1
+    h.recv_seg(h.peer(ACK, 1, 101, window=100))
+    h.expect(h.mine(ACK | PSH, 101, 1, payload=b"tail"))
 
 
 def test_window_shrunk_to_zero_with_data_outstanding_is_probed_not_timed_out() -> None:
@@ -221,5 +221,11 @@ def test_shrunk_window_reopened_to_a_silly_size_is_not_a_stall() -> None:
     h.now += 10_000
     h.recv_seg(h.peer(ACK, 1, 1101, window=20_000))
     out = h.take()
-    # Two full segments; the 360-byte tail waits for them (Nagle).
-    assert [(rel_seq(s), len(s.payload)) for s in out] == [(1101, MSS), (1101 + MSS, MSS)]
+    # Two full segments and the 360-byte tail: Nagle in Minshall's form (as Linux)
+    # holds a small segment only while an earlier small one is unacknowledged,
+    # and the 100-byte override segment has just been acknowledged.
+    assert [(rel_seq(s), len(s.payload)) for s in out] == [
+        (1101, MSS),
+        (1101 + MSS, MSS),
+        (1101 + 2 * MSS, 360),
+    ]

@@ -32,7 +32,8 @@ def rcv_nxt(h: Harness) -> int:
 
 
 def test_out_of_order_segment_is_held_and_gets_a_duplicate_ack() -> None:
-    """SHLD-31 and RFC 5681 4.2: held, not readable, ACKed at once with the old ACK."""
+    """SHLD-31 and RFC 5681 4.2: held, not readable, ACKed at once with the old ACK
+    (MAY-13: an ACK for an in-window segment not at the left edge)."""
     h = established()
     deliver(h, 1001, 1000)
     h.expect(h.mine(ACK, 1, 1))  # duplicate ACK, window unchanged (the edge stays)

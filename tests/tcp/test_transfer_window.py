@@ -269,7 +269,9 @@ def test_right_edge_never_moves_left(steps: list[tuple[str, int]]) -> None:
 
 # ---------------------------------------------------------------- window scaling (RFC 7323)
 
-SCALED = TcpConfig(quick_acks=0)  # 256 KiB buffers, window scaling on
+# 256 KiB buffers, window scaling on with the shift sized by the buffer alone (3),
+# no SACK or timestamps so the segments carry no options.
+SCALED = TcpConfig(quick_acks=0, window_scale_space=0, sack=False, timestamps=False)
 
 
 def scaled_established(peer_shift: int | None = 7, syn_window: int = 1000) -> Harness:

@@ -116,6 +116,7 @@ def test_trailing_link_padding_is_ignored() -> None:
 
 
 def test_ipv4_options_are_skipped() -> None:
+    # MUST-50: IP options TCP does not understand are ignored.
     options = b"\x01\x01\x01\x00"  # NOP NOP NOP EOL
     header = bytearray(SYN_V4[:IPV4_HEADER_LEN] + options)
     header[0] = 0x46
@@ -166,6 +167,7 @@ def ipv6_with_extensions(headers: list[tuple[int, bytes]], wire: bytes = SYN_V6)
 
 
 def test_ipv6_extension_headers_are_skipped() -> None:
+    # MUST-50 for IPv6: hop-by-hop, routing and destination options are passed over.
     wire = ipv6_with_extensions([(0, b"\x01\x04" + bytes(4)), (60, bytes(14)), (43, bytes(6))])
     assert parse_packet(wire) == Packet(SRC6, DST6, SYN)
     assert reason(ipv6_with_extensions([(0, b""), (44, bytes(6))])) == "fragment"

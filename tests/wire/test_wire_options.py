@@ -1,4 +1,5 @@
-"""TCP option list codec: RFC 9293 sections 3.1 and 3.2 (MUST-5, -6, -7, -64, -68, -69)."""
+"""TCP option list codec: RFC 9293 sections 3.1 and 3.2 (MUST-4, MUST-5, MUST-6, MUST-7,
+MUST-64, MUST-68, MUST-69)."""
 
 from __future__ import annotations
 

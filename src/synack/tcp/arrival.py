@@ -16,10 +16,11 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
+from synack.tcp.options import PAWS_IDLE_LIMIT, TIMESTAMP_SPACE, timestamp_older
 from synack.tcp.seq import Seq
 from synack.tcp.state import State
 from synack.trace.records import DropReason, SegmentReceived
-from synack.wire.tcp import Segment, TcpFlags
+from synack.wire.tcp import Segment, TcpFlags, Timestamps
 
 if TYPE_CHECKING:
     from synack.tcp.connection import Connection
@@ -91,7 +92,7 @@ def _listen(conn: Connection, seg: Segment, now: int) -> None:
     conn.irs = Seq(seg.seq)
     conn.rcv_nxt = conn.irs + 1
     conn.rcv_adv = conn.rcv_nxt
-    _apply_syn_options(conn, seg)
+    _apply_syn_options(conn, seg, now)
     conn._choose_iss(now)
     conn.snd_wnd = seg.window  # the window in a SYN is never scaled (RFC 7323 2.2)
     conn.max_snd_wnd = conn.snd_wnd
@@ -99,12 +100,28 @@ def _listen(conn: Connection, seg: Segment, now: int) -> None:
     conn._set_state(S.SYN_RECEIVED, "rcv SYN", now)
 
 
-def _apply_syn_options(conn: Connection, seg: Segment) -> None:
-    """MSS (MUST-14, MUST-15, MUST-16: effective send MSS = min(peer MSS, our
-    MTU-derived MSS)) and window scale (RFC 7323) from the peer's SYN."""
+def _apply_syn_options(conn: Connection, seg: Segment, now: int) -> None:
+    """Negotiate from the peer's SYN (or SYN,ACK): an option is in use when both
+    SYNs carry it -- ours offers what the configuration allows.
+
+    MSS (MUST-14, MUST-15, MUST-16: effective send MSS = min(peer MSS, our
+    MTU-derived MSS), less the 12 octets every segment's timestamps take, as
+    Linux's mss_cache), SACK-permitted (RFC 2018 2), timestamps (RFC 7323 3.2:
+    TS.Recent starts as the SYN's TSval) and window scale (RFC 7323 2.2).
+    """
+    cfg = conn.config
+    timestamps = seg.timestamps
+    conn.sack_ok = cfg.sack and seg.sack_permitted
+    conn.ts_ok = cfg.timestamps and timestamps is not None
+    if timestamps is not None and conn.ts_ok:
+        conn.ts_recent = timestamps.tsval
+        conn.ts_recent_stamp = now
+    conn.last_ack_sent = conn.rcv_nxt
     peer_mss = seg.mss
     if peer_mss is not None:
         conn.send_mss = max(min(peer_mss, conn.mss_advertised), MIN_SEND_MSS)
+    if conn.ts_ok:
+        conn.send_mss -= TIMESTAMP_SPACE
     peer_shift = seg.wscale
     if peer_shift is not None and conn.config.window_scaling:
         conn.snd_wscale = min(peer_shift, 14)  # RFC 7323 2.3: larger shifts are treated as 14
@@ -144,7 +161,7 @@ def _syn_sent(conn: Connection, seg: Segment, now: int) -> None:
     conn.irs = Seq(seg.seq)
     conn.rcv_nxt = conn.irs + 1
     conn.rcv_adv = conn.rcv_nxt
-    _apply_syn_options(conn, seg)
+    _apply_syn_options(conn, seg, now)
     if ack_acceptable:
         conn.snd_una = ack
         if conn.snd_nxt < ack:
@@ -189,6 +206,21 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
     flags = seg.flags
     state = conn.state
     seg_seq = Seq(seg.seq)
+    timestamps = seg.timestamps if conn.ts_ok else None
+
+    # PAWS (RFC 7323 5.3 R1), before the sequence check: a non-RST segment whose
+    # TSval is older than TS.Recent is a duplicate from the past; ACK and drop it.
+    # TS.Recent idle for 24 days no longer counts (5.5).  A segment without
+    # timestamps is accepted (Linux; RFC 7323 3.2 says it SHOULD be dropped).
+    if (
+        timestamps is not None
+        and not flags & RST
+        and timestamp_older(timestamps.tsval, conn.ts_recent)
+        and now - conn.ts_recent_stamp < PAWS_IDLE_LIMIT
+    ):
+        conn.ack_now = True
+        conn.drop(seg, DropReason.PAWS, now, f"TSval {timestamps.tsval} < {conn.ts_recent}")
+        return
 
     # A duplicate of the SYN that opened a passive connection: answer with the
     # SYN,ACK again (as Linux's request sockets do) rather than a bare ACK.
@@ -209,6 +241,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
         and conn.snd_una < Seq(seg.ack) <= conn.snd_max
     ):
         ack = Seq(seg.ack)
+        _update_ts_recent(conn, seg_seq, timestamps, now)
         conn._set_state(S.ESTABLISHED, "rcv SYN,ACK (simultaneous open)", now)
         _process_ack(conn, seg, seg_seq, ack, now)
         conn.snd_wnd = seg.window
@@ -224,6 +257,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
         and not flags & RST
         and seg_seq + seg.seg_len == conn.rcv_nxt
     ):
+        _update_ts_recent(conn, seg_seq, timestamps, now)
         conn.ack_now = True
         conn.start_time_wait(now)
         conn.drop(seg, DropReason.TIME_WAIT, now, "retransmitted FIN: ACK again, restart 2MSL")
@@ -248,11 +282,14 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
     zero_window_allowance = False
     if not acceptable:
         if flags & RST:
-            conn.drop(seg, DropReason.RST_OUT_OF_WINDOW, now)
-            return
+            # MUST-66: a RST at RCV.NXT is processed even when RCV.WND is zero,
+            # also one carrying data (SHLD-2), as Linux's tcp_sequence().
+            if not (rcv_wnd == 0 and seg_seq == rcv_nxt):
+                conn.drop(seg, DropReason.RST_OUT_OF_WINDOW, now)
+                return
         # "special allowance should be made to accept valid ACKs, URGs, and RSTs"
         # when RCV.WND is zero: process the ACK, drop the text.
-        if rcv_wnd == 0 and seg_seq == rcv_nxt and flags & ACK and not flags & SYN:
+        elif rcv_wnd == 0 and seg_seq == rcv_nxt and flags & ACK and not flags & SYN:
             zero_window_allowance = True
         else:
             conn.ack_now = True  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
@@ -295,6 +332,9 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
     if not flags & ACK:
         conn.drop(seg, DropReason.NO_ACK, now)
         return
+    # RFC 7323 5.3 R3, once the segment is known to be in the window (as Linux's
+    # tcp_ack with FLAG_UPDATE_TS_RECENT).
+    _update_ts_recent(conn, seg_seq, timestamps, now)
     ack = Seq(seg.ack)
     if state is S.SYN_RECEIVED:
         if conn.snd_una < ack <= conn.snd_max:
@@ -358,6 +398,21 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
     _fin_wait_1_acked(conn, now)
 
 
+def _update_ts_recent(
+    conn: Connection, seg_seq: Seq, timestamps: Timestamps | None, now: int
+) -> None:
+    """RFC 7323 4.3 (2): TS.Recent = SEG.TSval when SEG.TSval >= TS.Recent and
+    SEG.SEQ <= Last.ACK.sent, i.e. the segment starts at or before the left
+    window edge we last acknowledged, so that pure ACKs count too (as Linux's
+    tcp_replace_ts_recent with rcv_wup).  An expired TS.Recent (5.5) is replaced."""
+    if timestamps is None or seg_seq > conn.last_ack_sent:
+        return
+    tsval = timestamps.tsval
+    if not timestamp_older(tsval, conn.ts_recent) or now - conn.ts_recent_stamp >= PAWS_IDLE_LIMIT:
+        conn.ts_recent = tsval
+        conn.ts_recent_stamp = now
+
+
 def _fin_wait_1_acked(conn: Connection, now: int) -> None:
     """Fifth step, FIN-WAIT-1: "if the FIN segment is now acknowledged, then
     enter FIN-WAIT-2" -- unless this segment's FIN already led to TIME-WAIT."""
@@ -373,6 +428,15 @@ def _process_ack(conn: Connection, seg: Segment, seg_seq: Seq, ack: Seq, now: in
     # integer, at least 32 bits (REC-1).
     window = seg.window << conn.snd_wscale
     cc = conn.cc
+    new_sack = False
+    if conn.sack_ok:
+        # RFC 2018: remember what the peer SACKed (and forget what SND.UNA passed)
+        # so that retransmissions fill holes only.
+        blocks = seg.sack_blocks
+        if blocks or conn.scoreboard:
+            sacked_before = conn.scoreboard.sacked_bytes
+            conn.scoreboard.update(blocks, ack if snd_una < ack else snd_una, conn.snd_max)
+            new_sack = conn.scoreboard.sacked_bytes > sacked_before
     if snd_una < ack:
         acked = ack - snd_una
         flight_before = conn.snd_max - snd_una
@@ -395,7 +459,7 @@ def _process_ack(conn: Connection, seg: Segment, seg_seq: Seq, ack: Seq, now: in
                 cc.exit_recovery(conn.snd_max - ack)
             else:  # RFC 6582 partial ACK: retransmit the next hole at once
                 cc.on_partial_ack(acked)
-                conn.retransmit_head(now)
+                _retransmit_first_hole(conn, now)
         else:
             cc.on_ack(acked, flight_before)
         # RFC 6298 5.2 and 5.3: stop the timer when all is ACKed, else restart it.
@@ -403,16 +467,18 @@ def _process_ack(conn: Connection, seg: Segment, seg_seq: Seq, ack: Seq, now: in
         conn.maybe_writable()
     elif (
         # A duplicate ACK (RFC 5681 2): three of them trigger fast retransmit.
+        # With SACK, also one that SACKs new data whatever its window says
+        # (RFC 6675 2), as Linux counts SACKed segments.
         ack == snd_una
         and not seg.payload
         and not seg.flags & (SYN | FIN)
-        and window == conn.snd_wnd
+        and (window == conn.snd_wnd or new_sack)
         and conn.snd_max != snd_una
         and cc.on_dupack(conn.snd_max - snd_una)
     ):
         cc.recover = int(conn.snd_max)
         conn.bump("fast_retransmits")
-        conn.retransmit_head(now)
+        _retransmit_first_hole(conn, now)
     # Window update (3.10.7.4): only from a segment not older than the last one used.
     if snd_una <= ack and (
         conn.snd_wl1 < seg_seq or (conn.snd_wl1 == seg_seq and conn.snd_wl2 <= ack)
@@ -425,6 +491,29 @@ def _process_ack(conn: Connection, seg: Segment, seg_seq: Seq, ack: Seq, now: in
         if window > 0:
             conn.persist_deadline = None
             conn._persist_backoff = 0
+
+
+def _retransmit_first_hole(conn: Connection, now: int) -> None:
+    """Fast retransmit (RFC 5681 3.2) or NewReno's partial-ACK retransmission
+    (RFC 6582): resend one segment from SND.UNA now.  With SACK it fills the
+    first hole the scoreboard shows and resends nothing the peer SACKed
+    (RFC 2018 5: "skip over" SACKed data)."""
+    conn._rtt_seq = None  # Karn (MUST-18)
+    unacked_data = min(len(conn.send_buffer), conn.snd_max - conn.snd_una)
+    start, end = 0, unacked_data
+    if conn.scoreboard:
+        start, end = conn.scoreboard.first_hole(conn.snd_una, conn.snd_max)
+        end = min(end, unacked_data)
+    size = min(end - start, conn.send_mss)
+    if size <= 0:
+        return
+    seq = conn.snd_una + start
+    flags = ACK
+    if conn.fin_seq is not None and seq + size == conn.fin_seq:
+        flags |= FIN
+    payload = conn.send_buffer.peek(start, size)
+    conn._emit(conn._segment(seq, flags, payload), now, first=False)
+    conn.rtx_deadline = now + conn.rtt.rto  # RFC 6298 5.3 for the retransmission
 
 
 def _rtt_sample(conn: Connection, ack: Seq, now: int) -> None:

@@ -42,8 +42,17 @@ class TcpConfig:
     # --- windows and buffers ---
     send_buffer: int = 256 * 1024  # SO_SNDBUF
     receive_buffer: int = 256 * 1024  # SO_RCVBUF; the advertised window is its free space
-    window_scaling: bool = True  # RFC 7323 window scale option
+    window_scaling: bool = True  # RFC 7323 window scale option  [net.ipv4.tcp_window_scaling]
+    # The window scale offered is clamp(ilog2(max(window_scale_space, receive_buffer)) - 15,
+    # 0, 14), as Linux's tcp_select_initial_window: room for the largest buffer the
+    # receive side may grow to (6 MiB gives 7, 15 MiB gives 8).
+    window_scale_space: int = 6 * 1024 * 1024  # [net.ipv4.tcp_rmem[2]]
     initial_window: int = 10  # segments (RFC 6928)  [Linux TCP_INIT_CWND]
+
+    # --- options negotiated on the SYNs ---
+    sack: bool = True  # RFC 2018 selective acknowledgments  [net.ipv4.tcp_sack]
+    timestamps: bool = True  # RFC 7323 timestamps and PAWS  [net.ipv4.tcp_timestamps]
+    timestamp_tick: int = 1 * MS  # microseconds per TSval tick (RFC 7323 5.4)  [Linux: 1 ms]
 
     # --- acknowledgments (3.8.6.3) ---
     delayed_ack: int = 40 * MS  # < 0.5 s (MUST-40)  [Linux TCP_DELACK_MIN]

@@ -23,6 +23,14 @@ from synack.tcp.config import TcpConfig
 from synack.tcp.congestion import NewReno
 from synack.tcp.errors import os_error
 from synack.tcp.events import Closed, Established, Event, PeerFinished, Readable, Reset, Writable
+from synack.tcp.options import (
+    SackScoreboard,
+    derived_ts_offset,
+    own_segment_options,
+    own_syn_options,
+    timestamp_value,
+    window_shift,
+)
 from synack.tcp.rtt import RttEstimator
 from synack.tcp.seq import Seq
 from synack.tcp.state import CAN_SEND, TRANSITIONS, State
@@ -36,7 +44,7 @@ from synack.trace.records import (
     TimerFired,
     UserCall,
 )
-from synack.wire.tcp import MaxSegmentSize, NoOperation, Segment, TcpFlags, TcpOption, WindowScale
+from synack.wire.tcp import Segment, TcpFlags, TcpOption
 
 Address = IPv4Address | IPv6Address
 TraceSink = Callable[[Record], None]
@@ -45,7 +53,6 @@ SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2  # as the socket module
 
 IPV4_OVERHEAD = 20 + 20  # IP header + TCP header without options (MUST-67)
 IPV6_OVERHEAD = 40 + 20
-MAX_WINDOW_SHIFT = 14  # RFC 7323 2.3
 FLAG_ACK = TcpFlags.ACK
 FLAG_SYN = TcpFlags.SYN
 FLAG_FIN = TcpFlags.FIN
@@ -64,6 +71,9 @@ class Connection:
     2**32 so wrap bugs show); otherwise ``isn`` computes it (RFC 9293 3.4.1).
     ``notify`` is called whenever the connection has new output, events or
     a changed deadline (the stack uses it to avoid scanning connections).
+    ``ts_offset`` is added to the timestamp clock (RFC 7323 5.4); by default
+    it is derived from ``isn``'s keyed hash of the 4-tuple (so it differs per
+    connection, as Linux's randomised offset), or 0 with a fixed ``iss``.
     """
 
     def __init__(
@@ -76,6 +86,7 @@ class Connection:
         isn: Callable[[Address, int, Address, int, int], Seq] | None = None,
         trace: TraceSink | None = None,
         notify: Callable[[Connection], None] | None = None,
+        ts_offset: int | None = None,
     ) -> None:
         self.config = cfg = config or TcpConfig()
         self.local_address, self.local_port = local
@@ -111,8 +122,20 @@ class Connection:
             self.mss_advertised = min(self.mss_advertised, cfg.user_mss)  # TCP_MAXSEG
         self.send_mss = cfg.default_mss_ipv6 if ipv6 else cfg.default_mss_ipv4  # MUST-15
         self.snd_wscale = 0  # shift applied to windows the peer advertises
-        self.rcv_wscale = _window_shift(cfg.receive_buffer) if cfg.window_scaling else 0
-        self._offered_wscale = False
+        self.rcv_wscale = (
+            window_shift(cfg.window_scale_space, cfg.receive_buffer) if cfg.window_scaling else 0
+        )
+        self.wscale_offer = self.rcv_wscale  # the shift our SYN offers
+        self._offered_wscale = False  # a passive open answers the peer's wscale
+        self.sack_ok = False  # both SYNs carried SACK-permitted (RFC 2018 2)
+        self.ts_ok = False  # both SYNs carried timestamps (RFC 7323 3.2)
+        self.ts_recent = 0  # TS.Recent: the TSval to echo (RFC 7323 4.3)
+        self.ts_recent_stamp = 0  # when TS.Recent was set, for its 24-day expiry (5.5)
+        self.last_ack_sent = Seq(0)  # Last.ACK.sent (RFC 7323 4.3)
+        if ts_offset is None:
+            ts_offset = derived_ts_offset(isn, local, remote) if iss is None else 0
+        self.ts_offset = ts_offset & 0xFFFFFFFF
+        self.scoreboard = SackScoreboard()  # what the peer SACKed of our data
 
         self.send_buffer = SendBuffer(cfg.send_buffer)
         self.receive_buffer = ReceiveBuffer(cfg.receive_buffer)
@@ -121,6 +144,7 @@ class Connection:
         self.nagle = cfg.nagle
         self.cork = False  # TCP_CORK: hold partial segments until uncorked
         self._more = False  # MSG_MORE on the last send: hold its partial segment
+        self._small_end: Seq | None = None  # end of the last less-than-MSS segment sent
 
         # FIN bookkeeping
         self.fin_queued = False  # CLOSE or shutdown(SHUT_WR) was called
@@ -295,7 +319,8 @@ class Connection:
 
         Unread received data makes it an abort with RST (SHLD-3, as Linux);
         otherwise a FIN follows the buffered data and the TCB lives on,
-        orphaned, until the close handshake and TIME-WAIT finish.
+        orphaned, until the close handshake and TIME-WAIT finish.  The close
+        is half-duplex (MAY-1): reads end, and data arriving later gets a RST.
         """
         if now is not None:
             self._last_now = now
@@ -371,8 +396,13 @@ class Connection:
             "rcv_nxt": int(self.rcv_nxt),
             "rcv_wnd": self._window_to_advertise(),
             "send_mss": self.send_mss,
+            "advmss": self.mss_advertised,
             "snd_wscale": self.snd_wscale,
             "rcv_wscale": self.rcv_wscale,
+            "sack_ok": self.sack_ok,
+            "ts_ok": self.ts_ok,
+            "ts_recent": self.ts_recent,
+            "sacked": self.scoreboard.sacked_bytes,
             "cwnd": self.cc.cwnd,
             "ssthresh": self.cc.ssthresh,
             "srtt": self.rtt.srtt,
@@ -456,11 +486,15 @@ class Connection:
         payload: bytes | memoryview = b"",
         options: tuple[TcpOption, ...] = (),
     ) -> Segment:
-        """A segment from this TCB with the current ACK and window fields."""
+        """A segment from this TCB with the current ACK and window fields; not a
+        SYN, it carries the negotiated options (timestamps, SACK blocks)."""
         if flags & FLAG_SYN:
-            window = min(self._window_to_advertise(), 0xFFFF)  # never scaled (RFC 7323 2.2)
+            # Never scaled (RFC 7323 2.2), so not rounded to the shift either.
+            window = min(self.receive_buffer.free, 0xFFFF)
         else:
             window = min(self._window_to_advertise() >> self.rcv_wscale, 0xFFFF)
+            if self.ts_ok or self.sack_ok:
+                options = own_segment_options(self, flags)
         return Segment(
             self.local_port,
             self.remote_port,
@@ -474,15 +508,12 @@ class Connection:
         )
 
     def _syn_options(self) -> tuple[TcpOption, ...]:
-        """MSS (MUST-14, MUST-67) and window scale (RFC 7323) on SYN and SYN-ACK only
-        (MUST-65).  The MSS option is always sent (MAY-3, SHLD-5)."""
-        options: list[TcpOption] = [MaxSegmentSize(self.mss_advertised)]
-        offer = self.config.window_scaling and (
-            self.state is State.SYN_SENT or self._offered_wscale
-        )
-        if offer:
-            options += [NoOperation(), WindowScale(self.rcv_wscale)]
-        return tuple(options)
+        """Our SYN's or SYN,ACK's options (``options.own_syn_options``)."""
+        return own_syn_options(self)
+
+    def ts_value(self, now: int) -> int:
+        """Our TSval at ``now`` (RFC 7323 5.4): ``now // timestamp_tick + ts_offset`` mod 2**32."""
+        return timestamp_value(now, self.config.timestamp_tick, self.ts_offset)
 
     def _window_to_advertise(self) -> int:
         """RCV.WND with receiver SWS avoidance (MUST-39, 3.8.6.2.2): the right edge
@@ -491,7 +522,8 @@ class Connection:
         (MAY-8)."""
         shift = self.rcv_wscale
         current = max(self.rcv_adv - self.rcv_nxt, 0)
-        free = self.receive_buffer.free >> shift << shift  # what the field can express
+        # What the 16-bit field can express: multiples of 2**shift, at most 0xFFFF << shift.
+        free = min(self.receive_buffer.free, 0xFFFF << shift) >> shift << shift
         threshold = min(self.receive_buffer.capacity // 2, self.mss_advertised)
         if free - current >= threshold or (free > current and free >= self.receive_buffer.capacity):
             return free
@@ -505,6 +537,7 @@ class Connection:
         self.ack_now = False
         self._unacked_bytes = 0
         self.delack_deadline = None
+        self.last_ack_sent = Seq(segment.ack)  # RFC 7323 4.3
         shift = 0 if segment.flags & FLAG_SYN else self.rcv_wscale
         edge = self.rcv_nxt + (segment.window << shift)
         if edge > self.rcv_adv:
@@ -512,15 +545,20 @@ class Connection:
 
     # ------------------------------------------------------------------ transmission
 
-    def _transmit(self, now: int) -> None:
+    def _transmit(self, now: int, *, timeout: bool = False) -> None:
         """Send what the windows, Nagle and SWS avoidance allow (3.7, 3.8.6.2.1).
 
         Full-sized segments whenever possible (SHLD-28); small writes are
         queued, not sent one by one (MAY-16), but never indefinitely: every
         write is pushed, and PSH marks the segment that empties the buffer
         (MUST-60, MUST-61), once per run of segments (SHLD-27).  A window that
-        the peer shrank (usable < 0) stops new data without error (MUST-34).
+        the peer shrank (usable < 0) stops new data without error (MUST-34,
+        SHLD-15).  ``timeout``: going back after a retransmission timeout.
         """
+        if timeout and self.scoreboard:
+            # RFC 2018 5.1: after a timeout the receiver may have reneged, so the
+            # SACKed bits are turned off (Linux keeps them unless it sees reneging).
+            self.scoreboard.clear()
         state = self.state
         if state is State.SYN_SENT or state is State.SYN_RECEIVED:
             if self.snd_nxt == self.iss:
@@ -555,13 +593,24 @@ class Connection:
                     if size < unsent:
                         # Sender SWS avoidance (MUST-38): a partial segment only
                         # when it is at least half the largest window offered.
-                        if size < self.max_snd_wnd // 2:
+                        # A retransmission timeout resends old data normally
+                        # within a window that shrank, as Linux does (SHLD-16).
+                        if size < self.max_snd_wnd // 2 and not timeout:
                             self._maybe_arm_persist(now)
                             return
                     elif (self.cork or self._more) and not self.fin_queued:
                         return  # TCP_CORK / MSG_MORE: only full segments go out
-                    elif self.nagle and not self.fin_queued and self.snd_nxt != self.snd_una:
-                        return  # Nagle (SHLD-7): wait for the ACK of the data in flight
+                    elif (
+                        self.nagle
+                        and not self.fin_queued
+                        and not timeout
+                        and self._small_in_flight()
+                    ):
+                        # Nagle (SHLD-7) in Minshall's form, as Linux (RFC 9293
+                        # A.3): hold a small segment while an earlier small one
+                        # is unacknowledged.
+                        return
+                    self._small_end = self.snd_nxt + size
                 payload = self.send_buffer.peek(sent, size)
                 flags = FLAG_ACK
                 last = size == unsent
@@ -587,6 +636,10 @@ class Connection:
                 if self.snd_nxt > self.snd_max:
                     self.snd_max = self.snd_nxt
             return
+
+    def _small_in_flight(self) -> bool:
+        small = self._small_end
+        return small is not None and small > self.snd_una
 
     def _emit(self, segment: Segment, now: int, *, first: bool) -> None:
         """Queue a sequence-consuming segment and arm the retransmission timer (RFC 6298 5.1).
@@ -688,20 +741,6 @@ class Connection:
         """Our FIN has been sent and acknowledged."""
         return self.fin_seq is not None and self.snd_una > self.fin_seq
 
-    def retransmit_head(self, now: int) -> None:
-        """Fast retransmit (RFC 5681 3.2): resend one segment from SND.UNA now."""
-        self._rtt_seq = None  # Karn (MUST-18)
-        unacked_data = min(len(self.send_buffer), self.snd_max - self.snd_una)
-        size = min(unacked_data, self.send_mss)
-        flags = FLAG_ACK
-        if size <= 0:
-            return
-        if self.fin_seq is not None and self.snd_una + size == self.fin_seq:
-            flags |= FLAG_FIN
-        payload = self.send_buffer.peek(0, size)
-        self._emit(self._segment(self.snd_una, flags, payload), now, first=False)
-        self.rtx_deadline = now + self.rtt.rto  # RFC 6298 5.3 for the retransmission
-
     def deliver_events_for_data(self) -> None:
         if not self._readable_signalled and len(self.receive_buffer) > 0:
             self._readable_signalled = True
@@ -754,17 +793,12 @@ class Connection:
         self._reported_error = True
 
     def wake(self) -> None:
-        """Ask the driver to flush this connection (after option changes)."""
+        """Ask the driver to flush this connection (after option changes).  Keep-alive
+        turned on by a new ``config`` starts its idle timer now (MUST-24)."""
+        if self.config.keepalive and self.keepalive_deadline is None:
+            self.arm_keepalive(self._last_now)
         self._wake()
 
     def _wake(self) -> None:
         if self._notify is not None:
             self._notify(self)
-
-
-def _window_shift(buffer: int) -> int:
-    """The smallest window scale that lets ``buffer`` bytes be advertised (RFC 7323 2.3)."""
-    shift = 0
-    while (0xFFFF << shift) < buffer and shift < MAX_WINDOW_SHIFT:
-        shift += 1
-    return shift

@@ -97,7 +97,7 @@ def retransmission_timeout(conn: Connection, now: int) -> None:
     conn._rtt_seq = None  # Karn (MUST-18): no sample from a retransmitted segment
     conn.cc.on_timeout(conn.snd_max - conn.snd_una)
     conn.snd_nxt = conn.snd_una  # go back: resend from the oldest unacknowledged octet
-    conn._transmit(now)
+    conn._transmit(now, timeout=True)  # within SND.UNA+SND.WND, even if it shrank (SHLD-16)
     if conn.rtx_deadline is None and conn.snd_max != conn.snd_una:
         conn.rtx_deadline = now + conn.rtt.rto
     if user_timeout and conn.rtx_deadline is not None:
@@ -130,7 +130,18 @@ def persist_timeout(conn: Connection, now: int) -> None:
 
 
 def keepalive_timeout(conn: Connection, now: int) -> None:
-    """Keep-alive probe (3.8.4, MAY-5): no data, SEG.SEQ = SND.NXT-1 (SHLD-12)."""
+    """Keep-alive probe (3.8.4, MAY-5): no data, SEG.SEQ = SND.NXT-1 (SHLD-12).
+
+    None once the application turned keep-alive off (MUST-24), and none while
+    sent data is outstanding or queued (MUST-26): the retransmission or persist
+    timer watches the peer then; look again one idle interval later, as
+    Linux's tcp_keepalive_timer does.
+    """
+    if not conn.config.keepalive:
+        return
+    if conn.snd_max != conn.snd_una or len(conn.send_buffer) > 0:
+        conn.keepalive_deadline = now + conn.config.keepalive_idle
+        return
     conn._timer_fired(now, "keep-alive")
     if conn._keepalive_probes >= conn.config.keepalive_probes:
         conn.error = os_error(errno.ETIMEDOUT)

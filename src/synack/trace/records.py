@@ -36,6 +36,7 @@ class DropReason(enum.Enum):
     SYN_SENT_NO_SYN_NO_RST = "neither SYN nor RST in SYN-SENT"
     SYN_SENT_RST_BAD_ACK = "RST without an acceptable ACK in SYN-SENT"
     SEQ_UNACCEPTABLE = "sequence number outside the window (ACK sent)"
+    PAWS = "TSval older than TS.Recent: PAWS (RFC 7323 5, ACK sent)"
     DUPLICATE_SYN = "duplicate SYN in SYN-RECEIVED (SYN,ACK sent again)"
     RST_OUT_OF_WINDOW = "RST outside the window (RFC 5961)"
     RST_CHALLENGED = "in-window RST not at RCV.NXT: challenge ACK (RFC 5961)"
