@@ -29,13 +29,25 @@ def test_set_mss_rebases_the_initial_window() -> None:
     assert cc.cwnd == 14600
 
 
-def test_slow_start_grows_by_at_most_one_smss_per_ack() -> None:
-    """RFC 5681 3.1 (2): cwnd += min(N, SMSS) per ACK during slow start."""
+def test_slow_start_grows_by_every_acknowledged_octet() -> None:
+    """Linux's tcp_slow_start (RFC 3465 byte counting without its L limit, where
+    RFC 5681 3.1 says cwnd += min(N, SMSS)): a stretch ACK adds all it acknowledged."""
     cc = NewReno(MSS, 10)
-    cc.on_ack(2 * MSS, 10 * MSS)  # a stretch ACK still grows by one SMSS only
-    assert cc.cwnd == 11 * MSS
+    cc.on_ack(2 * MSS, 10 * MSS)
+    assert cc.cwnd == 12 * MSS
     cc.on_ack(300, 10 * MSS)  # a partial-segment ACK grows by what it acknowledged
-    assert cc.cwnd == 11 * MSS + 300
+    assert cc.cwnd == 12 * MSS + 300
+
+
+def test_slow_start_stops_growing_when_application_limited() -> None:
+    """Linux's tcp_is_cwnd_limited (RFC 7661's idea): in slow start cwnd grows
+    only while it is below twice the data in flight."""
+    cc = NewReno(MSS, 10)
+    cc.on_ack(MSS, 5 * MSS)  # only 5 segments were ever in flight: 10 >= 2 * 5
+    assert cc.cwnd == 10 * MSS
+    cc = NewReno(MSS, 10)
+    cc.on_ack(2 * MSS, 9 * MSS)  # 9 in flight: 10 < 18, grows
+    assert cc.cwnd == 12 * MSS
 
 
 def test_slow_start_doubles_per_round_trip() -> None:

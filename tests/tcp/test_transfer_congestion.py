@@ -78,15 +78,16 @@ def test_slow_start_sends_two_segments_per_ack() -> None:
     assert second_round == [1 + i * MSS for i in range(10, 30)]
 
 
-def test_stretch_ack_grows_cwnd_by_one_smss_only() -> None:
-    """RFC 5681 3.1: cwnd += min(N, SMSS) -- an ACK of many segments still adds one."""
+def test_stretch_ack_grows_cwnd_by_all_it_acknowledged() -> None:
+    """As Linux's tcp_slow_start (where RFC 5681 3.1 would add one SMSS): an ACK
+    of ten segments adds ten, and twenty segments may then be in flight."""
     h = established(BIG)
     h.conn.send(bytes(100 * MSS))
     h.take()
     h.now += 10_000
     h.recv_seg(h.peer(ACK, 1, 1 + 10 * MSS))
-    assert h.conn.cc.cwnd == 11 * MSS
-    assert len(sent(h)) == 11
+    assert h.conn.cc.cwnd == 20 * MSS
+    assert len(sent(h)) == 20
 
 
 def test_congestion_avoidance_after_ssthresh() -> None:

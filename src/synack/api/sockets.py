@@ -137,7 +137,10 @@ class SocketTable:
         return replace(config, **changes)  # type: ignore[arg-type]
 
     def _apply(self, sock: Socket) -> None:
-        """Push changed options into a live connection."""
+        """Push changed options into a live connection, or into a listener for
+        the connections it will create."""
+        if sock.listener is not None:
+            sock.listener.config = self.config_for(sock)
         conn = sock.conn
         if conn is None:
             return

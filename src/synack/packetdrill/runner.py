@@ -119,6 +119,7 @@ class ScriptRun:
         self.drop_output = False
         self.code_blocks: list[tuple[Event, dict[str, int]]] = []
         self.socket_under_test: int | None = None
+        self.conn_under_test: Connection | None = None
         self.stack: Stack
         self.table: SocketTable
         self.calls: SyscallRunner
@@ -145,7 +146,11 @@ class ScriptRun:
         )
 
     def _set_socket_under_test(self, fd: int) -> None:
+        """The script's packets now go to this socket's connection; it stays the
+        target after close() (the TCB lives on through FIN-WAIT and TIME-WAIT)."""
         self.socket_under_test = fd
+        sock = self.table.sockets.get(fd)
+        self.conn_under_test = sock.conn if sock is not None else None
 
     # ------------------------------------------------------------------ the loop
 
@@ -258,24 +263,11 @@ class ScriptRun:
         self._flush()
 
     def _ports(self) -> tuple[int, int]:
-        """(local port, remote port) of the connection the script talks to."""
-        fd = self.socket_under_test
-        sock = self.table.sockets.get(fd) if fd is not None else None
-        if (
-            sock is not None
-            and sock.conn is not None
-            and sock.conn.remote_port == self.settings.connect_port
-            and sock.listener is None
-        ):
-            return sock.conn.local_port, sock.conn.remote_port
-        for each in self.table.sockets.values():
-            conn = each.conn
-            if (
-                conn is not None
-                and conn.remote_port == self.settings.connect_port
-                and conn.remote_address == self.variant.remote
-            ):
-                return conn.local_port, conn.remote_port
+        """(local port, remote port) of the connection the script talks to: the
+        connection under test, else a listener's port and the script's port."""
+        conn = self.conn_under_test
+        if conn is not None:
+            return conn.local_port, conn.remote_port
         return self.settings.bind_port, self.settings.remote_port
 
     def _outbound(
@@ -465,10 +457,7 @@ class ScriptRun:
                 self.notes.append(note)
 
     def _tcp_info(self) -> dict[str, int]:
-        fd = self.socket_under_test
-        sock = self.table.sockets.get(fd) if fd is not None else None
-        conn = sock.conn if sock is not None else None
-        return tcp_info(conn)
+        return tcp_info(self.conn_under_test)
 
     def _run_code_blocks(self) -> None:
         for event, info in self.code_blocks:

@@ -13,7 +13,7 @@ DUPACK_THRESHOLD = 3  # RFC 5681 3.2
 class NewReno:
     """Congestion window state for one connection."""
 
-    __slots__ = ("cwnd", "dupacks", "in_recovery", "mss", "recover", "ssthresh")
+    __slots__ = ("cwnd", "dupacks", "in_recovery", "max_flight", "mss", "recover", "ssthresh")
 
     def __init__(self, mss: int, initial_window: int) -> None:
         self.mss = mss
@@ -22,6 +22,7 @@ class NewReno:
         self.dupacks = 0
         self.in_recovery = False
         self.recover = 0  # RFC 6582: the highest sequence sent when recovery began
+        self.max_flight = 0  # the most data in flight since the pipe last drained
 
     def set_mss(self, mss: int, initial_window: int) -> None:
         """Re-base the window once the effective MSS is known (after the handshake)."""
@@ -29,12 +30,24 @@ class NewReno:
         self.cwnd = initial_window * mss
 
     def on_ack(self, acked: int, flight_before: int) -> None:
-        """New data was acknowledged outside fast recovery (RFC 5681 3.1)."""
+        """New data was acknowledged outside fast recovery (RFC 5681 3.1).
+
+        As Linux: slow start adds every acknowledged octet (``tcp_slow_start``,
+        RFC 3465's byte counting without the L limit), and the window grows
+        only while the sender uses it (``tcp_is_cwnd_limited``, the idea of
+        RFC 7661): in slow start while cwnd < 2 * the most data in flight, in
+        congestion avoidance while that flight filled cwnd.
+        """
         self.dupacks = 0
+        if flight_before > self.max_flight:
+            self.max_flight = flight_before
         if self.cwnd < self.ssthresh:
-            self.cwnd += min(acked, self.mss)  # slow start, L = 1 SMSS
-        else:
+            if self.cwnd < 2 * self.max_flight:
+                self.cwnd = min(self.cwnd + acked, max(self.ssthresh, self.cwnd))
+        elif self.max_flight + self.mss > self.cwnd:  # no room left for another segment
             self.cwnd += max(1, self.mss * self.mss // self.cwnd)  # congestion avoidance
+        if flight_before <= acked:
+            self.max_flight = 0  # everything in flight is acknowledged: a new round
 
     def on_dupack(self, flight: int) -> bool:
         """A duplicate ACK arrived; True when it triggers fast retransmit."""
