@@ -50,7 +50,7 @@ def run_lifecycle(
     seed: int = 1,
     loss: float = 0.0,
     delay: int = 10 * MS,
-    close_delay: int = 5 * MS,
+    close_delay: int = 100 * MS,
     config: TcpConfig | None = None,
     timeout: int = 600 * SECOND,
 ) -> LifecycleResult:

@@ -42,6 +42,7 @@ REMOTE_MSS = 1460
 CONFIG = TcpConfig(
     window_scaling=False,
     quick_acks=0,
+    delay_fin_ack=False,
     receive_buffer=65535,
     send_buffer=65535,
     sack=False,

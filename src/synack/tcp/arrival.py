@@ -581,11 +581,20 @@ def _fin(conn: Connection, now: int) -> None:
         return
     conn.fin_received = True
     conn.rcv_nxt = conn.rcv_nxt + 1
-    conn.ack_now = True
     conn.peer_finished()
     if state in (S.SYN_RECEIVED, S.ESTABLISHED):
         conn._set_state(S.CLOSE_WAIT, "rcv FIN", now)
-    elif state is S.FIN_WAIT_1:
+        if conn.config.delay_fin_ack and not conn.ack_now:
+            # "Send an acknowledgment for the FIN" -- after the delayed-ACK
+            # time, as Linux does (tcp_fin enters pingpong mode): a close()
+            # within it lets the FIN carry the ACK (a three-segment close).
+            if conn.delack_deadline is None:
+                conn.delack_deadline = now + conn.config.delayed_ack  # MUST-40
+            return
+        conn.ack_now = True
+        return
+    conn.ack_now = True
+    if state is S.FIN_WAIT_1:
         if conn.fin_acked:
             conn._set_state(S.TIME_WAIT, "rcv FIN", now)
         else:

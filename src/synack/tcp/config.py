@@ -58,6 +58,7 @@ class TcpConfig:
     delayed_ack: int = 40 * MS  # < 0.5 s (MUST-40)  [Linux TCP_DELACK_MIN]
     ack_every: int = 2  # ACK at least every 2nd full-sized segment (SHLD-19)
     quick_acks: int = 16  # segments ACKed at once at the start of a connection [Linux quickack]
+    delay_fin_ack: bool = True  # ACK a FIN received in ESTABLISHED after `delayed_ack` [Linux]
 
     # --- sending ---
     nagle: bool = True  # SHLD-7; TCP_NODELAY turns it off (MUST-17)
