@@ -43,6 +43,7 @@ CONFIG = TcpConfig(
     window_scaling=False,
     quick_acks=0,
     delay_fin_ack=False,
+    linux_rto=False,
     receive_buffer=65535,
     send_buffer=65535,
     sack=False,

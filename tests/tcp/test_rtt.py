@@ -171,3 +171,18 @@ def test_close_to_exact_rational_rfc_6298(samples: list[int]) -> None:
     assert abs(estimator.srtt - srtt) <= 2
     assert abs(estimator.rttvar - rttvar) <= 2
     assert abs(estimator.rto - max(Fraction(1), srtt + 4 * rttvar)) <= 8
+
+
+def test_linux_form_adds_the_floor_to_the_variance_term() -> None:
+    """Linux's __tcp_set_rto: RTO = SRTT + max(4 * RTTVAR, rto_min), so a 10 ms
+    path gets 10 + 200 = 210 ms where RFC 6298 with a 200 ms floor gives 200 ms."""
+    rfc = RttEstimator(1_000_000, 200_000, 120_000_000)
+    linux = RttEstimator(1_000_000, 200_000, 120_000_000, linux=True)
+    for estimator in (rfc, linux):
+        estimator.sample(10_000)
+    assert rfc.rto == 200_000
+    assert linux.rto == 210_000
+    linux.sample(10_000)  # RTTVAR shrinks; the floor still holds
+    assert linux.rto == 10_000 + 200_000
+    linux.backoff()
+    assert linux.rto == 420_000

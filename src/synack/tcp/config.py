@@ -19,6 +19,9 @@ class TcpConfig:
     initial_rto: int = 1 * SECOND  # RFC 6298 2.1
     min_rto: int = 200 * MS  # [Linux TCP_RTO_MIN; RFC 6298 says 1 s]
     max_rto: int = 120 * SECOND  # [Linux TCP_RTO_MAX]
+    # RTO = SRTT + max(4*RTTVAR, min_rto) as Linux, rather than RFC 6298's
+    # max(min_rto, SRTT + max(G, 4*RTTVAR)).
+    linux_rto: bool = True
     syn_retries: int = 6  # [net.ipv4.tcp_syn_retries]  R2 for SYN, counted
     synack_retries: int = 5  # [net.ipv4.tcp_synack_retries]
     retries1: int = 3  # R1: advise the IP layer (MUST-20, SHLD-10)  [net.ipv4.tcp_retries1]

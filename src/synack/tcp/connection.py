@@ -139,7 +139,7 @@ class Connection:
 
         self.send_buffer = SendBuffer(cfg.send_buffer)
         self.receive_buffer = ReceiveBuffer(cfg.receive_buffer)
-        self.rtt = RttEstimator(cfg.initial_rto, cfg.min_rto, cfg.max_rto)
+        self.rtt = RttEstimator(cfg.initial_rto, cfg.min_rto, cfg.max_rto, linux=cfg.linux_rto)
         self.cc = NewReno(self.send_mss, cfg.initial_window)
         self.nagle = cfg.nagle
         self.cork = False  # TCP_CORK: hold partial segments until uncorked
@@ -599,7 +599,11 @@ class Connection:
                             self._maybe_arm_persist(now)
                             return
                     elif (self.cork or self._more) and not self.fin_queued:
-                        return  # TCP_CORK / MSG_MORE: only full segments go out
+                        # TCP_CORK / MSG_MORE: only full segments go out; with
+                        # nothing in flight, the persist timer sends the held
+                        # data after an RTO (Linux's probe timer does the same).
+                        self._maybe_arm_persist(now)
+                        return
                     elif (
                         self.nagle
                         and not self.fin_queued

@@ -28,6 +28,7 @@ class RttEstimator:
         "_backoffs",
         "_granularity",
         "_initial_rto",
+        "_linux",
         "_max_rto",
         "_min_rto",
         "_rttvar4",
@@ -35,7 +36,13 @@ class RttEstimator:
     )
 
     def __init__(
-        self, initial_rto: int, min_rto: int, max_rto: int, clock_granularity: int = 1_000
+        self,
+        initial_rto: int,
+        min_rto: int,
+        max_rto: int,
+        clock_granularity: int = 1_000,
+        *,
+        linux: bool = False,
     ) -> None:
         """ValueError unless ``0 < min_rto <= max_rto``, ``initial_rto > 0`` and G >= 0."""
         if not 0 < min_rto <= max_rto:
@@ -48,6 +55,7 @@ class RttEstimator:
         self._min_rto = min_rto
         self._max_rto = max_rto
         self._granularity = clock_granularity
+        self._linux = linux
         self._srtt8: int | None = None  # 8 * SRTT
         self._rttvar4 = 0  # 4 * RTTVAR (= K * RTTVAR)
         self._backoffs = 0
@@ -68,7 +76,10 @@ class RttEstimator:
         if self._srtt8 is None:
             rto = self._initial_rto  # RFC 6298 2.1
         else:
-            rto = (self._srtt8 >> 3) + max(self._granularity, self._rttvar4)  # 2.2 / 2.3
+            # 2.2 / 2.3; Linux adds the floor to the variance term instead
+            # (__tcp_set_rto: SRTT + max(4 * RTTVAR, rto_min)).
+            floor = self._min_rto if self._linux else self._granularity
+            rto = (self._srtt8 >> 3) + max(floor, self._rttvar4)
         return min(self._max_rto, max(self._min_rto, rto))  # 2.4 / 2.5
 
     @property
