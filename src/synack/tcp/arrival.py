@@ -29,6 +29,9 @@ SYN = TcpFlags.SYN
 ACK = TcpFlags.ACK
 RST = TcpFlags.RST
 FIN = TcpFlags.FIN
+# The same bits as plain ints for the tests on every segment (enum arithmetic
+# costs several microseconds per operation).
+_SYN, _ACK, _RST, _FIN = int(SYN), int(ACK), int(RST), int(FIN)
 MIN_SEND_MSS = 48  # hostile MSS options are clamped as Linux's TCP_MIN_SND_MSS
 S = State
 
@@ -36,9 +39,9 @@ S = State
 def reset_reply(segment: Segment) -> Segment | None:
     """The RST answering ``segment`` where no connection wants it (3.10.7.1,
     3.5.2 case 1), or None when the segment is itself a RST."""
-    if segment.flags & RST:
+    if int(segment.flags) & _RST:
         return None
-    if segment.flags & ACK:
+    if int(segment.flags) & _ACK:
         # <SEQ=SEG.ACK><CTL=RST>
         return Segment(segment.dst_port, segment.src_port, segment.ack, 0, RST, 0)
     # <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
@@ -76,15 +79,15 @@ def _closed(conn: Connection, seg: Segment, now: int) -> None:
 
 
 def _listen(conn: Connection, seg: Segment, now: int) -> None:
-    flags = seg.flags
-    if flags & RST:  # first: an incoming RST is ignored
+    flags = int(seg.flags)  # plain int: IntFlag arithmetic is slow
+    if flags & _RST:  # first: an incoming RST is ignored
         conn.drop(seg, DropReason.LISTEN_RST, now)
         return
-    if flags & ACK:  # second: any ACK is bad here: <SEQ=SEG.ACK><CTL=RST>
+    if flags & _ACK:  # second: any ACK is bad here: <SEQ=SEG.ACK><CTL=RST>
         conn.send_control(Segment(conn.local_port, conn.remote_port, seg.ack, 0, RST, 0))
         conn.drop(seg, DropReason.LISTEN_ACK, now)
         return
-    if not flags & SYN:  # fourth: other text or control is dropped
+    if not flags & _SYN:  # fourth: other text or control is dropped
         conn.drop(seg, DropReason.LISTEN_NO_SYN, now)
         return
     # third: SYN.  RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ, choose ISS, send SYN,ACK.
@@ -136,26 +139,26 @@ def _apply_syn_options(conn: Connection, seg: Segment, now: int) -> None:
 
 
 def _syn_sent(conn: Connection, seg: Segment, now: int) -> None:
-    flags = seg.flags
+    flags = int(seg.flags)  # plain int: IntFlag arithmetic is slow
     ack = Seq(seg.ack)
     ack_acceptable = False
     # first: the ACK bit
-    if flags & ACK:
+    if flags & _ACK:
         if ack <= conn.iss or ack > conn.snd_max:
-            if not flags & RST:  # <SEQ=SEG.ACK><CTL=RST>
+            if not flags & _RST:  # <SEQ=SEG.ACK><CTL=RST>
                 conn.send_control(Segment(conn.local_port, conn.remote_port, seg.ack, 0, RST, 0))
             conn.drop(seg, DropReason.SYN_SENT_BAD_ACK, now)
             return
         ack_acceptable = conn.snd_una < ack <= conn.snd_max
     # second: the RST bit
-    if flags & RST:
+    if flags & _RST:
         if ack_acceptable:
             conn.on_reset(now, errno.ECONNREFUSED, "rcv RST")
         else:
             conn.drop(seg, DropReason.SYN_SENT_RST_BAD_ACK, now)
         return
     # fourth: the SYN bit
-    if not flags & SYN:
+    if not flags & _SYN:
         conn.drop(seg, DropReason.SYN_SENT_NO_SYN_NO_RST, now)
         return
     conn.irs = Seq(seg.seq)
@@ -178,8 +181,8 @@ def _syn_sent(conn: Connection, seg: Segment, now: int) -> None:
         conn._set_state(S.ESTABLISHED, "rcv SYN,ACK", now)
         # Data or FIN on the SYN,ACK continue at the sixth step (3.10.7.3).
         payload = seg.payload
-        if payload or flags & FIN:
-            _text_and_fin(conn, seg, conn.rcv_nxt, payload, bool(flags & FIN), now)
+        if payload or flags & _FIN:
+            _text_and_fin(conn, seg, conn.rcv_nxt, payload, bool(flags & _FIN), now)
         # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> at once, as its own segment
         # (Linux tcp_rcv_synsent_state_process), before any queued data.  Built
         # after the text and FIN so that this one ACK acknowledges them too
@@ -203,7 +206,7 @@ def _syn_sent(conn: Connection, seg: Segment, now: int) -> None:
 
 
 def _other_states(conn: Connection, seg: Segment, now: int) -> None:
-    flags = seg.flags
+    flags = int(seg.flags)  # plain int: IntFlag arithmetic is slow
     state = conn.state
     seg_seq = Seq(seg.seq)
     timestamps = seg.timestamps if conn.ts_ok else None
@@ -214,7 +217,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
     # timestamps is accepted (Linux; RFC 7323 3.2 says it SHOULD be dropped).
     if (
         timestamps is not None
-        and not flags & RST
+        and not flags & _RST
         and timestamp_older(timestamps.tsval, conn.ts_recent)
         and now - conn.ts_recent_stamp < PAWS_IDLE_LIMIT
     ):
@@ -224,7 +227,12 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
 
     # A duplicate of the SYN that opened a passive connection: answer with the
     # SYN,ACK again (as Linux's request sockets do) rather than a bare ACK.
-    if state is S.SYN_RECEIVED and flags & SYN and not flags & (ACK | RST) and seg_seq == conn.irs:
+    if (
+        state is S.SYN_RECEIVED
+        and flags & _SYN
+        and not flags & (_ACK | _RST)
+        and seg_seq == conn.irs
+    ):
         conn.snd_nxt = conn.iss
         conn._rtt_seq = None  # Karn (MUST-18): the SYN,ACK is sent again
         conn.drop(seg, DropReason.DUPLICATE_SYN, now)
@@ -236,7 +244,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
     if (
         state is S.SYN_RECEIVED
         and not conn.passive
-        and flags & (SYN | ACK | RST) == SYN | ACK
+        and flags & (_SYN | _ACK | _RST) == _SYN | _ACK
         and seg_seq == conn.irs
         and conn.snd_una < Seq(seg.ack) <= conn.snd_max
     ):
@@ -253,8 +261,8 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
     # restarts (3.10.7.4 eighth step; Linux tcp_timewait_state_process).
     if (
         state is S.TIME_WAIT
-        and flags & FIN
-        and not flags & RST
+        and flags & _FIN
+        and not flags & _RST
         and seg_seq + seg.seg_len == conn.rcv_nxt
     ):
         _update_ts_recent(conn, seg_seq, timestamps, now)
@@ -281,7 +289,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
         )
     zero_window_allowance = False
     if not acceptable:
-        if flags & RST:
+        if flags & _RST:
             # MUST-66: a RST at RCV.NXT is processed even when RCV.WND is zero,
             # also one carrying data (SHLD-2), as Linux's tcp_sequence().
             if not (rcv_wnd == 0 and seg_seq == rcv_nxt):
@@ -289,7 +297,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
                 return
         # "special allowance should be made to accept valid ACKs, URGs, and RSTs"
         # when RCV.WND is zero: process the ACK, drop the text.
-        elif rcv_wnd == 0 and seg_seq == rcv_nxt and flags & ACK and not flags & SYN:
+        elif rcv_wnd == 0 and seg_seq == rcv_nxt and flags & _ACK and not flags & _SYN:
             zero_window_allowance = True
         else:
             conn.ack_now = True  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
@@ -299,7 +307,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
     # ---- second: the RST bit (RFC 5961 section 3).  A RST at RCV.NXT is
     # acceptable even when RCV.WND is zero (MUST-66).  Data on a RST is
     # ignored (SHLD-2 lets a RST carry a diagnostic).
-    if flags & RST:
+    if flags & _RST:
         if seg_seq != rcv_nxt:
             conn.ack_now = True  # challenge ACK
             conn.drop(seg, DropReason.RST_CHALLENGED, now)
@@ -319,7 +327,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
     # ---- third: security (no compartments here) -- nothing to check.
 
     # ---- fourth: the SYN bit (RFC 5961 section 4)
-    if flags & SYN:
+    if flags & _SYN:
         if state is S.SYN_RECEIVED and conn.passive:
             conn._set_state(S.LISTEN, "rcv SYN", now)
             conn._enter_closed("rcv SYN", now, quiet=True)
@@ -329,7 +337,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
         return
 
     # ---- fifth: the ACK field
-    if not flags & ACK:
+    if not flags & _ACK:
         conn.drop(seg, DropReason.NO_ACK, now)
         return
     # RFC 7323 5.3 R3, once the segment is known to be in the window (as Linux's
@@ -360,7 +368,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
     if conn.state is S.CLOSED:
         return
     state = conn.state
-    if state is S.FIN_WAIT_1 and conn.fin_acked and not flags & FIN:
+    if state is S.FIN_WAIT_1 and conn.fin_acked and not flags & _FIN:
         # With a FIN in the same segment the eighth step takes FIN-WAIT-1
         # straight to TIME-WAIT ("If our FIN has been ACKed (perhaps in this
         # segment)"); _fin_wait_1_acked settles the other cases at the end.
@@ -372,7 +380,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
         return
     conn.arm_keepalive(now)
     if zero_window_allowance:
-        if seg.payload or flags & FIN:
+        if seg.payload or flags & _FIN:
             conn.ack_now = True
             conn.drop(seg, DropReason.RECEIVE_BUFFER_FULL, now, "zero window")
         _fin_wait_1_acked(conn, now)
@@ -382,7 +390,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
 
     # ---- seventh and eighth: segment text, then FIN
     payload = seg.payload
-    fin = bool(flags & FIN)
+    fin = bool(flags & _FIN)
     if payload or fin:
         # Trim what lies before RCV.NXT or beyond the window (3.10.7.4 first step).
         start = seg_seq
@@ -471,7 +479,7 @@ def _process_ack(conn: Connection, seg: Segment, seg_seq: Seq, ack: Seq, now: in
         # (RFC 6675 2), as Linux counts SACKed segments.
         ack == snd_una
         and not seg.payload
-        and not seg.flags & (SYN | FIN)
+        and not int(seg.flags) & (_SYN | _FIN)
         and (window == conn.snd_wnd or new_sack)
         and conn.snd_max != snd_una
         and cc.on_dupack(conn.snd_max - snd_una)

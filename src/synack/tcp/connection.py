@@ -58,6 +58,9 @@ FLAG_SYN = TcpFlags.SYN
 FLAG_FIN = TcpFlags.FIN
 FLAG_RST = TcpFlags.RST
 FLAG_PSH = TcpFlags.PSH
+_ACK, _SYN = int(TcpFlags.ACK), int(TcpFlags.SYN)  # plain ints for hot-path tests
+FLAG_ACK_PSH = FLAG_ACK | FLAG_PSH  # precomputed: enum arithmetic is slow
+FLAG_ACK_PSH_FIN = FLAG_ACK | FLAG_PSH | FLAG_FIN
 
 
 class IllegalTransition(RuntimeError):
@@ -451,7 +454,7 @@ class Connection:
         self._out = []
         segments = []
         for segment, retransmission in out:
-            if segment.flags & FLAG_ACK:
+            if int(segment.flags) & _ACK:
                 self._ack_sent(segment)
             if self._trace is not None:
                 self._trace(SegmentSent(now, self.four_tuple, segment, retransmission))
@@ -488,7 +491,7 @@ class Connection:
     ) -> Segment:
         """A segment from this TCB with the current ACK and window fields; not a
         SYN, it carries the negotiated options (timestamps, SACK blocks)."""
-        if flags & FLAG_SYN:
+        if int(flags) & _SYN:
             # Never scaled (RFC 7323 2.2), so not rounded to the shift either.
             window = min(self.receive_buffer.free, 0xFFFF)
         else:
@@ -499,7 +502,7 @@ class Connection:
             self.local_port,
             self.remote_port,
             int(seq),
-            int(self.rcv_nxt) if flags & FLAG_ACK else 0,
+            int(self.rcv_nxt) if int(flags) & _ACK else 0,
             flags,
             window,
             0,
@@ -538,7 +541,7 @@ class Connection:
         self._unacked_bytes = 0
         self.delack_deadline = None
         self.last_ack_sent = Seq(segment.ack)  # RFC 7323 4.3
-        shift = 0 if segment.flags & FLAG_SYN else self.rcv_wscale
+        shift = 0 if int(segment.flags) & _SYN else self.rcv_wscale
         edge = self.rcv_nxt + (segment.window << shift)
         if edge > self.rcv_adv:
             self.rcv_adv = edge
@@ -616,20 +619,17 @@ class Connection:
                         return
                     self._small_end = self.snd_nxt + size
                 payload = self.send_buffer.peek(sent, size)
-                flags = FLAG_ACK
                 last = size == unsent
-                if last:
-                    flags |= FLAG_PSH
-                    if self.fin_queued:
-                        flags |= FLAG_FIN
+                with_fin = last and self.fin_queued
+                flags = (FLAG_ACK_PSH_FIN if with_fin else FLAG_ACK_PSH) if last else FLAG_ACK
                 segment = self._segment(self.snd_nxt, flags, payload)
-                if flags & FLAG_FIN:
+                if with_fin:
                     self.fin_seq = self.snd_nxt + size
                 self._emit(segment, now, first=self.snd_nxt == self.snd_max)
                 self.snd_nxt = self.snd_nxt + segment.seg_len
                 if self.snd_nxt > self.snd_max:
                     self.snd_max = self.snd_nxt
-                if flags & FLAG_FIN:
+                if with_fin:
                     return
                 continue
             if self.fin_queued and unsent == 0:

@@ -10,6 +10,7 @@ sit in a dirty set, deadlines in a heap; nothing scans all connections.
 from __future__ import annotations
 
 import errno
+import functools
 import heapq
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -461,13 +462,14 @@ class Stack:
             self._trace(record)
 
 
+LIMITED_BROADCAST = IPv4Address("255.255.255.255")
+
+
+@functools.lru_cache(maxsize=4096)
 def _not_unicast(address: Address) -> bool:
-    """Broadcast (IPv4 limited broadcast), multicast or unspecified."""
-    return (
-        address.is_multicast
-        or address.is_unspecified
-        or (address.version == 4 and address == IPv4Address("255.255.255.255"))
-    )
+    """Broadcast (IPv4 limited broadcast), multicast or unspecified (cached:
+    the ipaddress properties cost microseconds and peers repeat)."""
+    return address.is_multicast or address.is_unspecified or address == LIMITED_BROADCAST
 
 
 def _check_port(port: int, *, allow_zero: bool) -> None:
