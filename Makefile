@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(BIN)/synack demo
 
 test: $(STAMP)
+	bash tools/install-deps.sh
 	$(BIN)/ruff check src tests tools
 	$(BIN)/mypy --strict src
 	$(BIN)/python -m pytest

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Generate docs/state-diagram.md from synack.tcp.state.TRANSITIONS.
+"""Generate docs/state-diagram.md and docs/state-diagram.svg from synack.tcp.state.TRANSITIONS.
 
-The diagram is data-driven: edit the table, run `make docs`, commit both.
-`tests/test_docs.py` fails when the committed file is out of date.
+The diagrams are data-driven: edit the table, run `make docs`, commit all three.
+`tests/test_docs.py` (the Markdown) and `tests/trace/test_statediagram.py` (the
+SVG) fail when a committed file is out of date; `--check` checks both.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from synack.tcp.state import TRANSITIONS, State
 
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "state-diagram.md"
+SVG_OUTPUT = OUTPUT.with_suffix(".svg")
 
 
 def _node(state: State) -> str:
@@ -33,6 +35,13 @@ def render() -> str:
         "in SYN-RECEIVED is processed after the ACK step has moved the connection to",
         "ESTABLISHED (3.10.7.4).",
         "",
+        "![The TCP state diagram drawn from the table](state-diagram.svg)",
+        "",
+        "`state-diagram.svg` above follows the layout of RFC 9293's Figure 5",
+        "(`synack.trace.statediagram`);",
+        "`synack states --demo --out FILE` highlights the transitions the lifecycle demo takes.",
+        "The same table as a Mermaid diagram:",
+        "",
         "```mermaid",
         "stateDiagram-v2",
     ]
@@ -49,16 +58,23 @@ def render() -> str:
     return "\n".join(lines)
 
 
+def render_svg() -> str:
+    """The SVG diagram (Figure 5's layout), drawn from the same table."""
+    from synack.trace.statediagram import render_state_diagram
+
+    return render_state_diagram()
+
+
 def main() -> int:
-    text = render()
+    outputs = ((OUTPUT, render()), (SVG_OUTPUT, render_svg()))
     if "--check" in sys.argv:
-        current = OUTPUT.read_text() if OUTPUT.exists() else ""
-        if current != text:
-            print(f"{OUTPUT} is out of date: run `make docs`", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.write_text(text)
-    print(f"wrote {OUTPUT}")
+        stale = [path for path, text in outputs if not path.exists() or path.read_text() != text]
+        for path in stale:
+            print(f"{path} is out of date: run `make docs`", file=sys.stderr)
+        return 1 if stale else 0
+    for path, text in outputs:
+        path.write_text(text)
+        print(f"wrote {path}")
     return 0
 
 

@@ -1,6 +1,8 @@
 """The `synack` command line.
 
 synack demo [--seed N] [--loss P] [--delay MS] [--pcap FILE] [--width N] [--color]
+            [--format text|svg|html|mermaid] [--out FILE]
+synack states [--demo [--seed N] [--loss P]] [--out FILE]
 """
 
 from __future__ import annotations
@@ -48,10 +50,37 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--delay", type=_non_negative, default=10.0, help="one-way delay in ms (default 10)"
     )
-    demo.add_argument("--pcap", metavar="FILE", help="also write the packets as a pcap file")
+    demo.add_argument(
+        "--pcap",
+        metavar="FILE",
+        help="also write the packets as a pcap file (pcapng, with a comment on each packet "
+        "naming the state changes it caused, when FILE ends in .pcapng)",
+    )
+    demo.add_argument(
+        "--format",
+        choices=["text", "svg", "html", "mermaid"],
+        default="text",
+        help="ladder format (default text)",
+    )
+    demo.add_argument("--out", metavar="FILE", help="write the ladder to FILE instead of stdout")
     demo.add_argument("--width", type=int, help="line width (default: the terminal's)")
     demo.add_argument("--color", action="store_true", help="colour the ladder (ANSI)")
     demo.add_argument("--absolute", action="store_true", help="show absolute sequence numbers only")
+    states = commands.add_parser(
+        "states",
+        help="draw the TCP state diagram as SVG, highlighting the transitions a run took",
+        description=(
+            "The RFC 9293 state diagram drawn from synack's transitions table. With --demo, "
+            "the lifecycle demo runs (as `synack demo` would) and the transitions its "
+            "connections took are highlighted, with each connection's path listed."
+        ),
+    )
+    states.add_argument("--demo", action="store_true", help="highlight the lifecycle demo's run")
+    states.add_argument("--seed", type=int, default=1, help="the demo's random seed (default 1)")
+    states.add_argument(
+        "--loss", type=_probability, default=0.0, help="the demo's loss probability (default 0)"
+    )
+    states.add_argument("--out", metavar="FILE", help="write the SVG to FILE instead of stdout")
     packetdrill = commands.add_parser(
         "packetdrill", help="run packetdrill scripts against synack in virtual time"
     )
@@ -80,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="scripts known to fail (path<TAB>reason); only changes fail the run",
     )
+    from synack.cli_net import add_commands as add_net_commands
+
+    add_net_commands(commands)  # serve, connect (synack on a TUN device)
     return parser
 
 
@@ -104,37 +136,70 @@ def run_packetdrill(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from synack.demo import REQUEST, RESPONSE, run_lifecycle
-    from synack.trace.ladder import render_ladder
     from synack.trace.pcap import write_pcap
+    from synack.trace.pcapng import write_pcapng
+    from synack.trace.render import render
 
     result = run_lifecycle(seed=args.seed, loss=args.loss, delay=int(args.delay * MS))
-    width = args.width
-    if width is None and sys.stdout.isatty():
-        width = shutil.get_terminal_size().columns
-    color = args.color or (sys.stdout.isatty() and width is not None and args.width is None)
-    print(
-        render_ladder(
-            result.sim.trace,
-            "client",
-            "server",
-            relative=not args.absolute,
-            width=width,
-            color=color,
-        )
-    )
+    options: dict[str, object] = {"relative": not args.absolute}
+    if args.format == "text":
+        width = args.width
+        terminal = sys.stdout.isatty() and args.out is None
+        if width is None and terminal:
+            width = shutil.get_terminal_size().columns
+        options["width"] = width
+        options["color"] = args.color or (terminal and width is not None and args.width is None)
+    ladder = render(result.sim.trace, "client", "server", args.format, **options)
+    # Status lines go to stdout with the text ladder or a file, else to stderr
+    # so that `synack demo --format svg > ladder.svg` writes a clean document.
+    report = sys.stdout if args.format == "text" or args.out else sys.stderr
+    if args.out:
+        Path(args.out).write_text(ladder, encoding="utf-8")
+        print(f"wrote the {args.format} ladder to {args.out}", file=report)
+    elif args.format == "text":
+        print(ladder)
+    else:
+        sys.stdout.write(ladder)
     if args.pcap:
-        count = write_pcap(args.pcap, result.sim.trace)
-        print(f"\nwrote {count} packets to {args.pcap}")
-    print()
+        writer = write_pcapng if args.pcap.endswith(".pcapng") else write_pcap
+        count = writer(args.pcap, result.sim.trace)
+        print(f"\nwrote {count} packets to {args.pcap}", file=report)
+    print(file=report)
     if result.complete:
         print(
             f"ok: {len(REQUEST)}-byte request and {len(RESPONSE)}-byte response delivered, "
-            "both ends CLOSED"
+            "both ends CLOSED",
+            file=report,
         )
         return 0
     print("the lifecycle did not complete (see the ladder)", file=sys.stderr)
     return 1
+
+
+def run_states(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from synack.trace.statediagram import connection_paths, render_state_diagram
+
+    trace = None
+    title = None
+    if args.demo:
+        from synack.demo import run_lifecycle
+
+        trace = run_lifecycle(seed=args.seed, loss=args.loss).sim.trace
+        title = f"TCP connection states: the lifecycle demo (seed {args.seed}, loss {args.loss})"
+    svg = render_state_diagram(trace, title=title)
+    if not args.out:
+        sys.stdout.write(svg)
+        return 0
+    Path(args.out).write_text(svg, encoding="utf-8")
+    print(f"wrote the state diagram to {args.out}")
+    for line in connection_paths(trace or []):
+        print(f"  {line}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -143,6 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "demo":
         return run_demo(args)
+    if args.command == "states":
+        return run_states(args)
+    if args.command in ("serve", "connect"):
+        return int(args.run(args))
     if args.command == "packetdrill" and getattr(args, "pd_command", None) == "run":
         return run_packetdrill(args)
     parser.print_help()

@@ -19,48 +19,22 @@ the options; when the network delayed it, the arrival time sits next to the
 arrowhead.  A segment the network lost ends in ``✕ lost``.
 
 Input is the simulator's trace: ``(host, record)`` pairs (``TraceEntry``),
-with ``None`` as the host of the network's own records.  With network
-records, each arrow follows its datagram by ``packet_id`` (transmitted,
-duplicated, corrupted, lost, delivered); without them (a trace of two stacks
-joined directly, or of one host talking to a real peer) sends are paired with
-the receiver's ``SegmentReceived``/``SegmentDropped`` by their header fields,
-first in first out, and a receipt nobody sent in the trace is drawn as an
+with ``None`` as the host of the network's own records.  Which send became
+which receipt is decided by ``synack.trace.model`` (shared with the SVG, HTML
+and Mermaid renderers): with network records each arrow follows its datagram
+by ``packet_id``; without them sends are paired with the receiver's receipts
+by their header fields, and a receipt nobody sent in the trace is drawn as an
 arrow from the other side at its receive time.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from synack.trace.records import (
-    NetworkRecord,
-    PacketCorrupted,
-    PacketDelivered,
-    PacketDuplicated,
-    PacketLost,
-    PacketTransmitted,
-    Record,
-    SegmentDropped,
-    SegmentReceived,
-    SegmentSent,
-    StateChanged,
-    TimerFired,
-    UserCall,
-)
-from synack.trace.summary import (
-    describe,
-    format_segment,
-    format_time,
-    peek_headers,
-    segment_from_packet,
-    segment_key,
-)
-from synack.wire.tcp import Segment, TcpFlags
-
-Entry = tuple[str | None, Record]
-SegmentKey = tuple[int, int, int, int, int, int, int]
+from synack.trace.model import Arrow, Entry, Note, build_model, normalise
+from synack.trace.records import Record
+from synack.trace.summary import describe, format_time
 
 TIME_WIDTH = 10
 MIN_SIDE = 12  # len("SYN-RECEIVED")
@@ -82,37 +56,6 @@ _STYLES = {
 }
 
 
-#: Arrow labels tried in turn until one fits: (absolute in parentheses, window, options).
-_LABEL_VARIANTS = (
-    (True, True, True),
-    (True, True, False),
-    (False, True, True),
-    (False, True, False),
-    (False, False, False),
-)
-
-
-@dataclass(slots=True)
-class _Arrow:
-    time: int
-    rightward: bool
-    labels: tuple[str, ...]  # from the most detailed to the shortest
-    style: str
-    arrival: int | None = None
-    lost: str | None = None
-    duplicates: int = 0
-    corrupted: bool = False
-    retransmission: bool = False
-
-
-@dataclass(slots=True)
-class _Note:
-    time: int
-    left: bool
-    text: str
-    style: str
-
-
 @dataclass(slots=True)
 class _Row:
     time: int
@@ -120,168 +63,17 @@ class _Row:
     left_style: str = ""
     right: str = ""
     right_style: str = ""
-    arrow: _Arrow | None = None
+    arrow: Arrow | None = None
     spill: bool = False  # a long note spreading into the middle column
 
 
-def _normalise(records: Iterable[Entry | Record]) -> list[Entry]:
-    entries: list[Entry] = []
-    for item in records:
-        if isinstance(item, Record):
-            entries.append(("", item))
-        else:
-            entries.append((item[0], item[1]))
-    return entries
-
-
-def _arrow_style(flags: TcpFlags) -> str:
-    if flags & TcpFlags.RST:
-        return "RST"
-    if flags & TcpFlags.SYN:
-        return "SYN"
-    if flags & TcpFlags.FIN:
-        return "FIN"
-    return "data"
-
-
-class _Builder:
-    """Turns trace entries into notes and arrows (see the module docstring)."""
-
-    def __init__(self, left: str, right: str, relative: bool) -> None:
-        self.left = left
-        self.right = right
-        self.relative = relative
-        self.items: list[_Arrow | _Note] = []
-        self.isn: dict[tuple[str, int, int], int] = {}
-        # sends waiting for their PacketTransmitted (by sender) or receipt (by receiver)
-        self.unmatched: dict[str, defaultdict[SegmentKey, deque[_Arrow]]] = {
-            left: defaultdict(deque),
-            right: defaultdict(deque),
-        }
-        self.by_packet: dict[int, _Arrow] = {}
-        self.first_state: dict[str, str] = {}
-        self.last_arrival: dict[str, tuple[int, SegmentKey] | None] = {left: None, right: None}
-
-    def other(self, host: str) -> str:
-        return self.right if host == self.left else self.left
-
-    def arrow(self, time: int, sender: str, segment: Segment, retransmission: bool) -> _Arrow:
-        flags = segment.flags
-        if flags & TcpFlags.SYN:
-            self.isn[(sender, segment.src_port, segment.dst_port)] = segment.seq
-        seq_base = ack_base = None
-        if self.relative:
-            seq_base = self.isn.get((sender, segment.src_port, segment.dst_port))
-            ack_base = self.isn.get((self.other(sender), segment.dst_port, segment.src_port))
-        labels = tuple(
-            dict.fromkeys(  # from the most detailed to the shortest, without repeats
-                format_segment(
-                    segment,
-                    seq_base=seq_base,
-                    ack_base=ack_base,
-                    absolute=absolute,
-                    window=window,
-                    options=options,
-                )
-                for absolute, window, options in _LABEL_VARIANTS
-            )
-        )
-        arrow = _Arrow(time, sender == self.left, labels, _arrow_style(flags))
-        arrow.retransmission = retransmission
-        self.items.append(arrow)
-        return arrow
-
-    def note(self, time: int, host: str, text: str, style: str) -> None:
-        self.items.append(_Note(time, host == self.left, text, style))
-
-    def build(self, entries: list[Entry]) -> None:
-        pair = (self.left, self.right)
-        # Network mode needs the transmissions: a trace made with
-        # ``trace_packets=False`` is paired like one with no network records.
-        with_network = any(isinstance(record, PacketTransmitted) for _, record in entries)
-        for host, record in entries:
-            if isinstance(record, NetworkRecord):
-                if with_network and record.src_host in pair and record.dst_host in pair:
-                    self.network(record)
-            elif host in pair:
-                assert host is not None
-                self.host_record(host, record, with_network)
-        if not with_network:
-            # Both sides traced: a send the receiver never saw did not arrive.
-            traced = {host for host, _ in entries}
-            for receiver, queues in self.unmatched.items():
-                if receiver in traced:
-                    for waiting in queues.values():
-                        for arrow in waiting:
-                            arrow.lost = "not received"
-
-    def host_record(self, host: str, record: Record, with_network: bool) -> None:
-        time = record.time
-        if isinstance(record, SegmentSent):
-            arrow = self.arrow(time, host, record.segment, record.retransmission)
-            queue_owner = host if with_network else self.other(host)
-            self.unmatched[queue_owner][segment_key(record.segment)].append(arrow)
-        elif isinstance(record, SegmentReceived | SegmentDropped):
-            arrival = (time, segment_key(record.segment)) if record.segment else None
-            # A stack records SegmentReceived and then, if it drops it,
-            # SegmentDropped for the same segment: one arrival, not two.
-            repeated = isinstance(record, SegmentDropped) and arrival == self.last_arrival[host]
-            self.last_arrival[host] = arrival
-            if not with_network and record.segment is not None and not repeated:
-                waiting = self.unmatched[host].get(segment_key(record.segment))
-                if waiting:
-                    # Identical copies (an original and its retransmission): the
-                    # latest is the likeliest to arrive, its predecessor having
-                    # been lost or still being in flight.
-                    waiting.pop().arrival = time
-                elif isinstance(record, SegmentReceived):
-                    self.arrow(time, self.other(host), record.segment, False)
-            if isinstance(record, SegmentDropped):
-                detail = f" ({record.detail})" if record.detail else ""
-                self.note(time, host, f"✕ {record.reason.value}{detail}", "drop")
-        elif isinstance(record, StateChanged):
-            self.first_state.setdefault(host, str(record.old))
-            self.note(time, host, str(record.new), "state")
-        elif isinstance(record, UserCall):
-            self.note(time, host, record.call, "call")
-        elif isinstance(record, TimerFired):
-            self.note(time, host, f"timer: {record.timer}", "timer")
-
-    def network(self, record: NetworkRecord) -> None:
-        if isinstance(record, PacketTransmitted):
-            headers = peek_headers(record.packet)
-            if headers is None or headers.tcp is None:
-                return
-            waiting = self.unmatched[record.src_host].get(headers.tcp.key)
-            if waiting:
-                arrow = waiting.popleft()
-            else:  # the sender traced nothing: draw it from the bytes
-                segment = segment_from_packet(record.packet)
-                assert segment is not None
-                arrow = self.arrow(record.time, record.src_host, segment, False)
-            self.by_packet[record.packet_id] = arrow
-            return
-        found = self.by_packet.get(record.packet_id)
-        if found is None:
-            return
-        if isinstance(record, PacketLost):
-            found.lost = record.reason
-        elif isinstance(record, PacketDuplicated):
-            found.duplicates += 1
-            self.by_packet[record.copy_id] = found
-        elif isinstance(record, PacketCorrupted):
-            found.corrupted = True
-        elif isinstance(record, PacketDelivered) and found.arrival is None:
-            found.arrival = record.time
-
-
-def _layout(items: list[_Arrow | _Note], side_width: tuple[int, int]) -> list[_Row]:
+def _layout(items: list[Arrow | Note], side_width: tuple[int, int]) -> list[_Row]:
     rows: list[_Row] = []
     ordered = sorted(enumerate(items), key=lambda pair: (pair[1].time, pair[0]))
     for _, item in ordered:
         row = rows[-1] if rows else None
         mergeable = row is not None and row.time == item.time and not row.spill
-        if isinstance(item, _Arrow):
+        if isinstance(item, Arrow):
             if mergeable and row is not None and row.arrow is None:
                 row.arrow = item
             else:
@@ -307,7 +99,7 @@ def _layout(items: list[_Arrow | _Note], side_width: tuple[int, int]) -> list[_R
     return rows
 
 
-def _arrow_label(arrow: _Arrow, room: int | None = None) -> str:
+def _arrow_label(arrow: Arrow, room: int | None = None) -> str:
     """The most detailed label that fits in ``room``: options, then absolute
     numbers, then the window are left out, then notes are abbreviated, and
     only then is the label cut short with "…"."""
@@ -321,15 +113,8 @@ def _arrow_label(arrow: _Arrow, room: int | None = None) -> str:
     return _fit(arrow.labels[-1] + short, room)
 
 
-def _label_suffix(arrow: _Arrow, *, compact: bool) -> str:
-    notes = []
-    if arrow.retransmission:
-        notes.append("rtx" if compact else "retransmission")
-    if arrow.duplicates:
-        notes.append("dup" if compact else "duplicated")
-    if arrow.corrupted:
-        notes.append("bad" if compact else "corrupted")
-    return "".join(f" ({note})" for note in notes)
+def _label_suffix(arrow: Arrow, *, compact: bool) -> str:
+    return "".join(f" ({note})" for note in arrow.notes(compact=compact))
 
 
 def _fit(label: str, room: int) -> str:
@@ -338,7 +123,7 @@ def _fit(label: str, room: int) -> str:
     return label[: max(room - 1, 0)] + "…"
 
 
-def _head(arrow: _Arrow) -> str:
+def _head(arrow: Arrow) -> str:
     """The arrowhead end: the head itself with the arrival time, or the loss marker."""
     rightward = arrow.rightward
     if arrow.lost == "not received":
@@ -352,7 +137,7 @@ def _head(arrow: _Arrow) -> str:
     return "▶" if rightward else "◀"
 
 
-def _draw_arrow(arrow: _Arrow, width: int) -> str:
+def _draw_arrow(arrow: Arrow, width: int) -> str:
     """The arrow, exactly ``width`` characters wide (``width`` >= ``MIN_MIDDLE``)."""
     rightward = arrow.rightward
     head = _head(arrow)
@@ -386,9 +171,8 @@ def render_ladder(
     with "…" to fit); ``color`` adds ANSI colours.  Records of other hosts are
     ignored.
     """
-    builder = _Builder(left, right, relative)
-    builder.build(_normalise(records))
-    items = builder.items
+    model = build_model(records, left, right, relative=relative)
+    items = model.items
 
     left_width = _side_width(items, left=True, name=left, limit=MAX_SIDE)
     right_width = _side_width(items, left=False, name=right, limit=MAX_SIDE)
@@ -399,7 +183,7 @@ def render_ladder(
         right_width = _side_width(items, left=False, name=right, limit=MIN_SIDE)
         fixed = TIME_WIDTH + 2 + left_width + 1 + 1 + right_width
     if width is None:
-        arrows = [item for item in items if isinstance(item, _Arrow)]
+        arrows = [item for item in items if isinstance(item, Arrow)]
         natural = max((len(_arrow_label(a)) + len(_head(a)) + 10 for a in arrows), default=0)
         middle = max(natural, NATURAL_MIDDLE)
     else:
@@ -409,14 +193,14 @@ def render_ladder(
     lines = [
         _line("time(ms)".rjust(TIME_WIDTH), left, "", " " * middle, right, "", left_width, color)
     ]
-    if builder.first_state:
+    if model.first_state:
         lines.append(
             _line(
                 " " * TIME_WIDTH,
-                builder.first_state.get(left, ""),
+                model.first_state.get(left, ""),
                 "state",
                 " " * middle,
-                builder.first_state.get(right, ""),
+                model.first_state.get(right, ""),
                 "state",
                 left_width,
                 color,
@@ -451,19 +235,19 @@ def render_ladder(
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
-def _side_width(items: list[_Arrow | _Note], *, left: bool, name: str, limit: int) -> int:
+def _side_width(items: list[Arrow | Note], *, left: bool, name: str, limit: int) -> int:
     """The width of a side column: the host name, a state name, or the longest
     note up to ``limit`` characters (longer notes get a row of their own)."""
     widths = [len(name), MIN_SIDE]
     widths += [
         len(item.text)
         for item in items
-        if isinstance(item, _Note) and item.left == left and len(item.text) <= limit
+        if isinstance(item, Note) and item.left == left and len(item.text) <= limit
     ]
     return max(widths)
 
 
-def _mid_style(arrow: _Arrow) -> str:
+def _mid_style(arrow: Arrow) -> str:
     return "lost" if arrow.lost is not None else arrow.style
 
 
@@ -495,7 +279,7 @@ def _line(
 def render_records(records: Iterable[Entry | Record]) -> str:
     """One line per record: time in ms, host (``network`` for the network's own
     records) and a description; for ``--verbose`` output and debugging."""
-    entries = _normalise(records)
+    entries = normalise(records)
     hosts = [("network" if host is None else host) for host, _ in entries]
     host_width = max((len(host) for host in hosts), default=0)
     lines = [
