@@ -47,7 +47,7 @@ import time
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from synack.api import linux as L
 from synack.api.sockets import Call, Result, SocketTable
@@ -424,14 +424,14 @@ class Socket:
         table, fd = self._table(), self._fd
         if self._timeout == 0 or flags & L.MSG_DONTWAIT:
             result = self.network.submit(
-                lambda now: _outcome(table.write(fd, _as_bytes(view), now, flags | L.MSG_DONTWAIT))
+                lambda now: _outcome(table.write(fd, view, now, flags | L.MSG_DONTWAIT))
             )
             assert isinstance(result, int)
             return result
 
         def start(now: int) -> Call:
             call = Call(
-                lambda n: _outcome(table.write(fd, _as_bytes(view), n, flags | L.MSG_DONTWAIT)),
+                lambda n: _outcome(table.write(fd, view, n, flags | L.MSG_DONTWAIT)),
                 blocking=True,
                 name="send",
             )
@@ -451,7 +451,7 @@ class Socket:
             if sent < len(view):
                 raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
             return
-        self._wait(lambda now: table.write(fd, _as_bytes(view), now, flags))
+        self._wait(lambda now: table.write(fd, view, now, flags))
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """Up to ``bufsize`` bytes; ``b""`` at end of stream."""
@@ -635,13 +635,6 @@ def _flat(data: bytes | bytearray | memoryview) -> memoryview:
     if view.ndim != 1 or view.itemsize != 1:
         view = view.cast("B")
     return view
-
-
-def _as_bytes(view: memoryview) -> bytes:
-    """``SocketTable.write`` is annotated ``bytes`` but only slices and measures its
-    data; a memoryview keeps those slices zero-copy (a 50 MB ``sendall`` would
-    otherwise copy the rest of the data at every partial write)."""
-    return cast(bytes, view)
 
 
 def _outcome(call: Call) -> Result:

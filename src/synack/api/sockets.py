@@ -268,7 +268,9 @@ class SocketTable:
             sock.connect_started = True
         return call
 
-    def write(self, fd: int, data: bytes | None, now: int, flags: int = 0) -> Call:
+    def write(
+        self, fd: int, data: bytes | bytearray | memoryview | None, now: int, flags: int = 0
+    ) -> Call:
         sock = self.get(fd)
         if data is None:
             raise os_error(errno.EFAULT)

@@ -206,11 +206,13 @@ class Connection:
         self._set_state(State.SYN_SENT, "active OPEN", now)
         self._wake()
 
-    def listen(self) -> None:
+    def listen(self, now: int | None = None) -> None:
         """Passive OPEN of this TCB (CLOSED -> LISTEN); the stack's listeners use it
         for each connection request they accept from the network."""
         if self.state is not State.CLOSED:
             raise os_error(errno.EINVAL, "connection is not closed")
+        if now is not None:
+            self._last_now = now
         self.passive = True
         self._set_state(State.LISTEN, "passive OPEN", self._last_now)
 

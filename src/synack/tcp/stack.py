@@ -410,7 +410,7 @@ class Stack:
                 self._drop(key, seg, DropReason.LISTEN_OVERFLOW, now)
                 return
             child = self._new_connection((key[0], key[1]), (key[2], key[3]), listener.config)
-            child.listen()
+            child.listen(now)
             self._parent[child] = listener
             listener.syn_queue[child] = None
             child.receive(seg, now)
