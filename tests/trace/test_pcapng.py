@@ -87,7 +87,11 @@ def test_demo_packets_and_comments() -> None:
     assert [(t, p) for t, p, _ in packets] == wire_packets(trace)
     comments = [c for _, _, c in packets]
     assert comments == [
-        ["client: CLOSED -> SYN-SENT (active OPEN)", "server: LISTEN -> SYN-RECEIVED (rcv SYN)"],
+        [
+            "client: CLOSED -> SYN-SENT (active OPEN)",
+            "server: CLOSED -> LISTEN (passive OPEN)",  # the SYN creates the child TCB
+            "server: LISTEN -> SYN-RECEIVED (rcv SYN)",
+        ],
         ["client: SYN-SENT -> ESTABLISHED (rcv SYN,ACK)"],
         ["server: SYN-RECEIVED -> ESTABLISHED (rcv ACK of SYN)"],
         [],
