@@ -11,7 +11,7 @@ import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, Self
 
 from synack.trace.records import (
     PacketDelivered,
@@ -32,7 +32,42 @@ _PACKET_HEADER = struct.Struct("<IIII")
 Entry = tuple[str | None, Record]
 
 
-class PcapWriter:
+class CaptureFile:
+    """A capture file being written: to a path (opened and closed here) or to
+    a binary file the caller owns.  Subclasses write the headers and records."""
+
+    def __init__(self, path_or_file: str | Path | BinaryIO, snaplen: int) -> None:
+        if isinstance(path_or_file, str | Path):
+            self._file: BinaryIO = open(path_or_file, "wb")  # noqa: SIM115 (closed in close())
+            self._owned = True
+        else:
+            self._file = path_or_file
+            self._owned = False
+        self.snaplen = snaplen
+        self.count = 0
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        """Flush, and close the file if this writer opened it."""
+        self._file.flush()
+        if self._owned:
+            self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class PcapWriter(CaptureFile):
     """Writes a classic pcap stream (little-endian) to a path or binary file.
 
     Timestamps are integer microseconds (negative ones are clamped to 0);
@@ -48,14 +83,7 @@ class PcapWriter:
         snaplen: int = DEFAULT_SNAPLEN,
         linktype: int = LINKTYPE_RAW,
     ) -> None:
-        if isinstance(path_or_file, str | Path):
-            self._file: BinaryIO = open(path_or_file, "wb")  # noqa: SIM115 (closed in close())
-            self._owned = True
-        else:
-            self._file = path_or_file
-            self._owned = False
-        self.snaplen = snaplen
-        self.count = 0
+        super().__init__(path_or_file, snaplen)
         major, minor = VERSION
         self._file.write(_FILE_HEADER.pack(MAGIC, major, minor, 0, 0, snaplen, linktype))
 
@@ -67,26 +95,6 @@ class PcapWriter:
         self._file.write(_PACKET_HEADER.pack(seconds, micros, captured, length))
         self._file.write(packet[:captured])
         self.count += 1
-
-    def flush(self) -> None:
-        self._file.flush()
-
-    def close(self) -> None:
-        """Flush, and close the file if this writer opened it."""
-        self._file.flush()
-        if self._owned:
-            self._file.close()
-
-    def __enter__(self) -> PcapWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _records(records: Iterable[Entry | Record]) -> Iterator[Record]:

@@ -25,11 +25,10 @@ import struct
 from collections.abc import Iterable, Iterator, Sequence
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
-from types import TracebackType
 from typing import BinaryIO, Literal
 
 from synack.trace.model import Arrow, Entry, LadderModel, build_model, hosts_of, normalise
-from synack.trace.pcap import DEFAULT_SNAPLEN, LINKTYPE_RAW
+from synack.trace.pcap import DEFAULT_SNAPLEN, LINKTYPE_RAW, CaptureFile
 from synack.trace.records import (
     NetworkRecord,
     PacketDelivered,
@@ -75,7 +74,7 @@ def _block(block_type: int, body: bytes) -> bytes:
     return _BLOCK_HEAD.pack(block_type, total) + body + struct.pack("<I", total)
 
 
-class PcapngWriter:
+class PcapngWriter(CaptureFile):
     """Writes a pcapng stream (one section, one raw-IP interface) to a path or
     binary file.
 
@@ -94,14 +93,7 @@ class PcapngWriter:
         interface: str = "synack",
         application: str = "synack",
     ) -> None:
-        if isinstance(path_or_file, str | Path):
-            self._file: BinaryIO = open(path_or_file, "wb")  # noqa: SIM115 (closed in close())
-            self._owned = True
-        else:
-            self._file = path_or_file
-            self._owned = False
-        self.snaplen = snaplen
-        self.count = 0
+        super().__init__(path_or_file, snaplen)
         major, minor = VERSION
         shb = _SHB_BODY.pack(BYTE_ORDER_MAGIC, major, minor, -1)
         shb += _options([(SHB_USERAPPL, application.encode())])
@@ -125,26 +117,6 @@ class PcapngWriter:
         body += _options([(OPT_COMMENT, comment.encode()) for comment in comments])
         self._file.write(_block(ENHANCED_PACKET, body))
         self.count += 1
-
-    def flush(self) -> None:
-        self._file.flush()
-
-    def close(self) -> None:
-        """Flush, and close the file if this writer opened it."""
-        self._file.flush()
-        if self._owned:
-            self._file.close()
-
-    def __enter__(self) -> PcapngWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 # --- which packets, and what each one did -----------------------------------------
