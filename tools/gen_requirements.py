@@ -46,8 +46,7 @@ NOTES: dict[str, tuple[str, str]] = {
     "MAY-11": ("n/a", "Record Route is an IP option; synack sends none."),
     "SHLD-8": ("not yet", "ECN is not negotiated."),
     "MAY-18": ("not yet", "ECN is not negotiated."),
-    "MAY-10": ("not yet", "TCP timestamps (RFC 7323) are parsed and emitted, not yet used."),
-    "SHLD-4": ("not yet", "needs timestamps (see MAY-10)."),
+    "SHLD-4": ("not yet", "TIME-WAIT is not shortened with timestamps (RFC 6191) yet."),
     "MAY-15": (
         "not yet",
         "every write is pushed; no PUSH flag in the SEND call (MUST-60/61 apply).",

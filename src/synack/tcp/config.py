@@ -54,7 +54,7 @@ class TcpConfig:
 
     # --- options negotiated on the SYNs ---
     sack: bool = True  # RFC 2018 selective acknowledgments  [net.ipv4.tcp_sack]
-    timestamps: bool = True  # RFC 7323 timestamps and PAWS  [net.ipv4.tcp_timestamps]
+    timestamps: bool = True  # RFC 7323 timestamps and PAWS (MAY-10)  [net.ipv4.tcp_timestamps]
     timestamp_tick: int = 1 * MS  # microseconds per TSval tick (RFC 7323 5.4)  [Linux: 1 ms]
 
     # --- acknowledgments (3.8.6.3) ---
