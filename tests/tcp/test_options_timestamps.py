@@ -320,8 +320,8 @@ def test_no_timestamps_when_the_syn_ack_has_none() -> None:
 
 
 def test_tsval_is_the_millisecond_clock_and_ecr_echoes_ts_recent() -> None:
-    """MAY-10: timestamp support. RFC 7323 3.2 and 5.4: every segment carries TSval = now / 1 ms (+ offset)
-    and TSecr = TS.Recent."""
+    """MAY-10: timestamp support.  RFC 7323 3.2 and 5.4: every segment carries
+    TSval = now / 1 ms (+ offset) and TSecr = TS.Recent."""
     h = ts_established()
     h.now += 123_456
     h.conn.send(b"hello")
