@@ -303,7 +303,7 @@ def test_window_scale_applies_both_ways() -> None:
     h.recv_seg(h.peer(ACK, 1, 1, window=10))
     assert h.conn.snd_wnd == 1280
     h.conn.send(bytes(5000))
-    h.expect(h.mine(ACK, 1, 1, payload=bytes(1280)))
+    h.expect(h.mine(ACK | PSH, 1, 1, payload=bytes(1280)))  # the burst's last segment
     h.expect_nothing()
     h.recv_seg(h.peer(ACK, 1, 1281, window=500))
     assert h.conn.snd_wnd == 500 << 7
@@ -369,12 +369,13 @@ def test_sender_sends_full_segments_and_holds_a_silly_remainder() -> None:
     usable, the partial segment is held while more data is queued."""
     h = small_window_peer(2000)
     h.conn.send(bytes(3000))
-    h.expect(h.mine(ACK, 1, 1, payload=bytes(MSS)))  # rule (1): a full segment
+    # Rule (1): a full segment (PSH: it ends the burst, as Linux marks bursts).
+    h.expect(h.mine(ACK | PSH, 1, 1, payload=bytes(MSS)))
     h.expect_nothing()  # 540 usable < 2000 / 2: held
     # Rule (3): 1100 usable >= Fs * Max(SND.WND) = 1000 may be sent.
     h.now += 10_000
     h.recv_seg(h.peer(ACK, 1, 1 + MSS, window=1100))
-    h.expect(h.mine(ACK, 1 + MSS, 1, payload=bytes(1100)))
+    h.expect(h.mine(ACK | PSH, 1 + MSS, 1, payload=bytes(1100)))
     h.expect_nothing()
 
 

@@ -58,7 +58,7 @@ FLAG_SYN = TcpFlags.SYN
 FLAG_FIN = TcpFlags.FIN
 FLAG_RST = TcpFlags.RST
 FLAG_PSH = TcpFlags.PSH
-_ACK, _SYN = int(TcpFlags.ACK), int(TcpFlags.SYN)  # plain ints for hot-path tests
+_ACK, _SYN, _PSH = int(TcpFlags.ACK), int(TcpFlags.SYN), int(TcpFlags.PSH)  # for hot paths
 FLAG_ACK_PSH = FLAG_ACK | FLAG_PSH  # precomputed: enum arithmetic is slow
 FLAG_ACK_PSH_FIN = FLAG_ACK | FLAG_PSH | FLAG_FIN
 
@@ -551,6 +551,19 @@ class Connection:
     # ------------------------------------------------------------------ transmission
 
     def _transmit(self, now: int, *, timeout: bool = False) -> None:
+        """One transmission burst; its last data segment carries PSH, as Linux's
+        segments do (each burst leaves as one TSO packet with PSH at its end)."""
+        start = len(self._out)
+        self._transmit_burst(now, timeout=timeout)
+        for index in range(len(self._out) - 1, start - 1, -1):
+            segment, retransmission = self._out[index]
+            if segment.payload:
+                # New data only: a retransmission keeps its flags (Linux resends the skb).
+                if not retransmission and not int(segment.flags) & _PSH:
+                    segment.flags = segment.flags | FLAG_PSH
+                break
+
+    def _transmit_burst(self, now: int, *, timeout: bool = False) -> None:
         """Send what the windows, Nagle and SWS avoidance allow (3.7, 3.8.6.2.1).
 
         Full-sized segments whenever possible (SHLD-28); small writes are
