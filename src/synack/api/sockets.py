@@ -57,7 +57,25 @@ class Socket:
         self.listener: Listener | None = None
         self.conn: Connection | None = None
         self.error: OSError | None = None  # SO_ERROR
+        self.error_consumed = False  # the connection's error was reported once already
         self.connect_started = False
+
+    def take_error(self) -> OSError | None:
+        """The pending socket error, cleared as Linux's sock_error() clears sk_err:
+        SO_ERROR and a failing connect() each report it once."""
+        error, self.error = self.error, None
+        conn = self.conn
+        if (
+            error is None
+            and conn is not None
+            and conn.error is not None
+            and not self.error_consumed
+        ):
+            error = conn.error
+        if conn is not None and conn.error is not None:
+            self.error_consumed = True
+            conn.error_reported()
+        return error
 
     def __repr__(self) -> str:
         return f"<Socket fd={self.fd} conn={self.conn} listener={self.listener}>"
@@ -230,10 +248,13 @@ class SocketTable:
             conn = sock.conn
             if conn.state is State.SYN_SENT or conn.state is State.SYN_RECEIVED:
                 raise os_error(errno.EALREADY)
-            if sock.error is not None:
-                error, sock.error = sock.error, None
-                raise error
-            raise os_error(errno.EISCONN)
+            error = sock.take_error()
+            if error is not None:
+                raise error  # a refused non-blocking connect reports it here, as Linux
+            if conn.state is not State.CLOSED:
+                raise os_error(errno.EISCONN)
+            sock.conn = None  # a failed attempt is over: connect() tries again
+            sock.error_consumed = False
         local_address = self.local_address
         local_port = None
         if sock.bound is not None:
@@ -255,7 +276,8 @@ class SocketTable:
 
         def attempt(_now: int) -> Result:
             if conn.error is not None:
-                raise conn.error
+                error = sock.take_error() or conn.error
+                raise error
             if conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
                 raise BlockingIOError(errno.EINPROGRESS, "Operation now in progress")
             if conn.state is State.CLOSED:
@@ -426,10 +448,7 @@ class SocketTable:
         conn = sock.conn
         if level == L.SOL_SOCKET:
             if name == L.SO_ERROR:
-                error = sock.error or (conn.error if conn is not None else None)
-                sock.error = None
-                if conn is not None and conn.error is not None:
-                    conn.error_reported()
+                error = sock.take_error()
                 return error.errno if error is not None and error.errno else 0
             if name == L.SO_REUSEADDR:
                 return int(o.reuse_address)

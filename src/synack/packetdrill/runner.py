@@ -416,21 +416,22 @@ class ScriptRun:
             )
 
     def _check_blocking(self, event: Event | None, before: int | None) -> None:
-        """Finish blocking calls that completed; fail those overdue."""
+        """Finish blocking calls that completed; fail those overdue.  ``before`` is
+        the next event's time (None at the end of the script): a call due to
+        return before it gets the chance first -- the clock moves to its
+        deadline, so timers (an RTO, a SYN timeout) can complete it."""
+        tolerance = self.settings.tolerance_usecs
         for item in list(self.blocking):
+            deadline = item.end + tolerance
+            if not item.call.done and (before is None or before > deadline):
+                self._advance(deadline, item.event)
             if item.call.done:
                 outcome = self.calls.finish(item.syscall, item.call)
                 self.blocking.remove(item)
                 self._check_outcome(item.event, item.syscall, outcome)
                 self._check_return_time(item.event, item.end, self._completion_time(item))
                 continue
-            overdue = before is None or before > item.end + self.settings.tolerance_usecs
-            if overdue:
-                if before is None:
-                    self._advance(item.end + self.settings.tolerance_usecs, item.event)
-                    if item.call.done:
-                        self._check_blocking(event, before)
-                        return
+            if before is None or before > deadline:
                 raise ScriptFailure(
                     f"blocking {item.syscall.name}() did not return by {_fmt_us(item.end)} sec",
                     item.event,
@@ -549,7 +550,8 @@ def tcp_info(conn: Connection | None) -> dict[str, int]:
         "tcpi_ca_state": ca_state,
         "tcpi_retransmits": conn.retries,
         "tcpi_probes": int(getattr(conn, "_persist_backoff", 0)),
-        "tcpi_backoff": conn.rtt.backoffs,
+        # Linux's icsk_backoff counts retransmission and zero-window probe backoff alike.
+        "tcpi_backoff": max(conn.rtt.backoffs, int(getattr(conn, "_persist_backoff", 0))),
         "tcpi_options": 0,
         "tcpi_snd_wscale": conn.snd_wscale,
         "tcpi_rcv_wscale": conn.rcv_wscale,
