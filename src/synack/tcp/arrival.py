@@ -100,7 +100,23 @@ def _listen(conn: Connection, seg: Segment, now: int) -> None:
     conn.snd_wnd = seg.window  # the window in a SYN is never scaled (RFC 7323 2.2)
     conn.max_snd_wnd = conn.snd_wnd
     conn.snd_wl1 = Seq(seg.seq)
+    if conn.config.teaching_two_way_handshake:
+        _two_way_handshake(conn, now)
+        return
     conn._set_state(S.SYN_RECEIVED, "rcv SYN", now)
+
+
+def _two_way_handshake(conn: Connection, now: int) -> None:
+    """BROKEN TEACHING VARIANT (``TcpConfig.teaching_two_way_handshake``, off by
+    default): answer the SYN with a SYN,ACK sent once and count the connection
+    ESTABLISHED at once, as if two segments were a handshake.  Nothing will
+    acknowledge the SYN,ACK, so it is taken as acknowledged and never
+    retransmitted.  This is what RFC 9293 3.5 (Figure 9) shows to fail: an old
+    duplicate SYN opens a connection nobody asked for."""
+    conn.send_control(conn._segment(conn.iss, SYN | ACK, options=conn._syn_options()))
+    conn.snd_una = conn.snd_nxt = conn.snd_max = conn.iss + 1
+    conn.snd_wl2 = conn.snd_una
+    conn._set_state(S.ESTABLISHED, "rcv SYN (two-way handshake: teaching variant)", now)
 
 
 def _apply_syn_options(conn: Connection, seg: Segment, now: int) -> None:

@@ -63,6 +63,13 @@ class TcpConfig:
     quick_acks: int = 16  # segments ACKed at once at the start of a connection [Linux quickack]
     delay_fin_ack: bool = True  # ACK a FIN received in ESTABLISHED after `delayed_ack` [Linux]
 
+    # --- teaching variants: broken on purpose, never on by default ---
+    # A passive open that counts its connection ESTABLISHED as soon as it has
+    # answered the SYN, without waiting for the ACK of its SYN,ACK: the two-way
+    # handshake that RFC 9293 3.5 (Figure 9, old duplicate SYNs) argues against.
+    # Only the `why-three` teaching scenario (synack.scenarios) turns it on.
+    teaching_two_way_handshake: bool = False
+
     # --- sending ---
     nagle: bool = True  # SHLD-7; TCP_NODELAY turns it off (MUST-17)
 

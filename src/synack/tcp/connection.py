@@ -33,7 +33,7 @@ from synack.tcp.options import (
 )
 from synack.tcp.rtt import RttEstimator
 from synack.tcp.seq import Seq
-from synack.tcp.state import CAN_SEND, TRANSITIONS, State
+from synack.tcp.state import CAN_SEND, TEACHING_TRANSITIONS, TRANSITIONS, State
 from synack.trace.records import (
     DropReason,
     FourTuple,
@@ -710,14 +710,17 @@ class Connection:
         old = self.state
         if old is new:
             return
-        if (old, new) not in TRANSITIONS:
+        if (old, new) not in TRANSITIONS and not (
+            # LISTEN -> ESTABLISHED: the two-way handshake teaching variant only
+            self.config.teaching_two_way_handshake and (old, new) in TEACHING_TRANSITIONS
+        ):
             raise IllegalTransition(f"{old} -> {new} ({cause})")
         self.state = new
         if self._trace is not None:
             self._trace(StateChanged(now, self.four_tuple, old, new, cause))
         if new is State.ESTABLISHED:
             self.arm_keepalive(now)
-            if old in (State.SYN_SENT, State.SYN_RECEIVED):
+            if old in (State.SYN_SENT, State.SYN_RECEIVED, State.LISTEN):  # LISTEN: teaching
                 self._events.append(Established())
             if self.fin_queued:  # CLOSE in SYN-RECEIVED is served now (3.10.4)
                 self._set_state(State.FIN_WAIT_1, "CLOSE (queued)", now)

@@ -89,6 +89,15 @@ TRANSITIONS: dict[tuple[State, State], str] = {
     (S.TIME_WAIT, S.CLOSED): "2*MSL timeout, rcv RST, or ABORT",
 }
 
+#: Edges that only broken-on-purpose teaching variants take, kept apart from
+#: ``TRANSITIONS`` (which the state diagram is drawn from).  ``_set_state``
+#: accepts one only while its ``TcpConfig`` flag is on:
+#: LISTEN -> ESTABLISHED needs ``teaching_two_way_handshake`` (RFC 9293 3.5
+#: explains why a real TCP waits in SYN-RECEIVED for the ACK of its SYN).
+TEACHING_TRANSITIONS: dict[tuple[State, State], str] = {
+    (S.LISTEN, S.ESTABLISHED): "rcv SYN / snd SYN,ACK (two-way handshake: broken teaching variant)",
+}
+
 
 def is_legal(old: State, new: State) -> bool:
     """True when ``old -> new`` is in the transitions table."""
