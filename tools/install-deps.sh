@@ -3,6 +3,7 @@
 #   tshark    reads the pcap/pcapng files synack writes (tests/trace/test_tshark.py)
 #   chromium  renders the HTML ladder headless for a screenshot (tests/trace/test_html_browser.py)
 #   fonts-dejavu-core  so that the screenshot has glyphs to draw
+#   fonts-wqy-zenhei   Chinese glyphs for the scenarios' --lang zh pages
 #
 # Fast and silent when everything is present; skips quietly when not root or
 # without apt-get (the tests that need these tools then skip, saying why).
@@ -16,6 +17,8 @@ command -v tshark >/dev/null 2>&1 || missing+=(tshark)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 dpkg-query -W -f='${Status}' fonts-dejavu-core 2>/dev/null | grep -q "ok installed" \
     || missing+=(fonts-dejavu-core)
+dpkg-query -W -f='${Status}' fonts-wqy-zenhei 2>/dev/null | grep -q "ok installed" \
+    || missing+=(fonts-wqy-zenhei)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

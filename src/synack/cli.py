@@ -1,7 +1,9 @@
 """The `synack` command line.
 
-synack demo [--seed N] [--loss P] [--delay MS] [--pcap FILE] [--width N] [--color]
-            [--format text|svg|html|mermaid] [--out FILE]
+synack demo [NAME] [--seed N] [--loss P] [--delay MS] [--pcap FILE] [--width N] [--color]
+            [--format text|svg|html|mermaid] [--out FILE] [--lang en|zh]
+synack demo --list [--lang en|zh]
+synack demo --kernel [--pcap FILE] [--width N] [--color] [--absolute]   (root)
 synack states [--demo [--seed N] [--loss P]] [--out FILE]
 """
 
@@ -40,8 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the TCP lifecycle between two simulated hosts and print the ladder",
         description=(
             "Two synack hosts in the simulated network: three-way handshake, a request and "
-            "a response, the four-way close and TIME-WAIT expiring. Deterministic for a seed."
+            "a response, the four-way close and TIME-WAIT expiring. Deterministic for a seed. "
+            "With NAME, a teaching scenario instead: a classic TCP question answered by a run, "
+            "with commentary in English or Chinese (synack demo --list)."
         ),
+    )
+    demo.add_argument(
+        "name",
+        nargs="?",
+        metavar="NAME",
+        help="a teaching scenario (handshake, why-three, time-wait, ...: see --list); "
+        "without it, the lifecycle demo",
+    )
+    demo.add_argument("--list", action="store_true", help="list the teaching scenarios")
+    demo.add_argument(
+        "--lang",
+        choices=["en", "zh"],
+        help="language of a scenario's commentary: en (default) or zh (Chinese)",
     )
     demo.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     demo.add_argument(
@@ -66,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--width", type=int, help="line width (default: the terminal's)")
     demo.add_argument("--color", action="store_true", help="colour the ladder (ANSI)")
     demo.add_argument("--absolute", action="store_true", help="show absolute sequence numbers only")
+    demo.add_argument(
+        "--kernel",
+        action="store_true",
+        help="run the lifecycle against the Linux kernel over a TUN device in a private "
+        "network namespace, both roles, with the kernel's socket states from ss (root; "
+        "text ladders; takes --width, --color, --absolute, --pcap)",
+    )
     states = commands.add_parser(
         "states",
         help="draw the TCP state diagram as SVG, highlighting the transitions a run took",
@@ -138,6 +162,16 @@ def run_packetdrill(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    if args.list or args.name:  # a teaching scenario (synack.scenarios)
+        from synack.scenarios.command import run as run_scenario
+
+        return run_scenario(args)
+    if args.lang:
+        print("synack demo: --lang applies to the scenarios (synack demo NAME)", file=sys.stderr)
+        return 2
+    if args.kernel:
+        return run_kernel_demo(args)
+
     from synack.demo import REQUEST, RESPONSE, run_lifecycle
     from synack.trace.pcap import write_pcap
     from synack.trace.pcapng import write_pcapng
@@ -177,6 +211,23 @@ def run_demo(args: argparse.Namespace) -> int:
         return 0
     print("the lifecycle did not complete (see the ladder)", file=sys.stderr)
     return 1
+
+
+def run_kernel_demo(args: argparse.Namespace) -> int:
+    from synack.kernel_demo import run_kernel_demo as run
+
+    if args.format != "text" or args.out or args.loss or args.delay != 10.0 or args.seed != 1:
+        print(
+            "synack demo --kernel: --format, --out, --seed, --loss and --delay apply to the "
+            "simulated demo only",
+            file=sys.stderr,
+        )
+        return 2
+    width = args.width
+    if width is None and sys.stdout.isatty():
+        width = shutil.get_terminal_size().columns
+    color = args.color or (sys.stdout.isatty() and args.width is None)
+    return run(sys.stdout, width=width, color=color, relative=not args.absolute, pcap=args.pcap)
 
 
 def run_states(args: argparse.Namespace) -> int:
