@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 FLAG_ACK = TcpFlags.ACK
 FLAG_PSH = TcpFlags.PSH
+FLAG_RST = TcpFlags.RST
 
 
 def fire_due(conn: Connection, now: int) -> None:
@@ -144,6 +145,9 @@ def keepalive_timeout(conn: Connection, now: int) -> None:
         return
     conn._timer_fired(now, "keep-alive")
     if conn._keepalive_probes >= conn.config.keepalive_probes:
+        # Give up; tell the peer, should it be there after all, with a RST
+        # (Linux's tcp_keepalive_timer sends an active reset before tcp_write_err).
+        conn._out.append((conn._segment(conn.snd_max, FLAG_ACK | FLAG_RST), False))
         conn.error = os_error(errno.ETIMEDOUT)
         conn._events.append(Reset(conn.error))
         conn._enter_closed("keep-alive timeout", now)
