@@ -577,3 +577,19 @@ def test_events_over_a_whole_connection_in_order() -> None:
     assert h.state is State.CLOSE_WAIT
     h.conn.abort(h.now)
     assert h.event_types() == [Established, Writable, Readable, PeerFinished, Closed]
+
+
+def test_challenge_acks_are_rate_limited() -> None:
+    """RFC 5961 7 (as Linux's tcp_invalid_ratelimit): at most one challenge ACK
+    per 500 ms; an in-window RST within that time is dropped without one."""
+    h = established()
+    h.recv_seg(h.peer(RST, 100))  # in the window, not at RCV.NXT
+    h.expect(h.mine(ACK, 1, 1))
+    h.now += 100_000
+    h.recv_seg(h.peer(RST, 200))
+    h.expect_nothing()
+    assert h.conn.stats["challenge_acks_rate_limited"] == 1
+    h.now += 400_000  # 500 ms after the first challenge
+    h.recv_seg(h.peer(SYN, 300))
+    h.expect(h.mine(ACK, 1, 1))
+    assert h.state is State.ESTABLISHED

@@ -325,7 +325,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
     # ignored (SHLD-2 lets a RST carry a diagnostic).
     if flags & _RST:
         if seg_seq != rcv_nxt:
-            conn.ack_now = True  # challenge ACK
+            _challenge_ack(conn, now)
             conn.drop(seg, DropReason.RST_CHALLENGED, now)
             return
         if state is S.SYN_RECEIVED:
@@ -348,7 +348,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
             conn._set_state(S.LISTEN, "rcv SYN", now)
             conn._enter_closed("rcv SYN", now, quiet=True)
             return
-        conn.ack_now = True  # challenge ACK
+        _challenge_ack(conn, now)
         conn.drop(seg, DropReason.SYN_CHALLENGED, now)
         return
 
@@ -377,7 +377,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
         return
     # RFC 5961 5.2 also protects against blind data injection (MAY-12).
     if ack < conn.snd_una - max(conn.max_snd_wnd, 1):
-        conn.ack_now = True  # RFC 5961 5.2: too old, challenge ACK
+        _challenge_ack(conn, now)
         conn.drop(seg, DropReason.ACK_TOO_OLD, now)
         return
     _process_ack(conn, seg, seg_seq, ack, now)
@@ -594,6 +594,18 @@ def _text_and_fin(
         _fin(conn, now)
     elif conn._peer_fin_seq is not None and conn._peer_fin_seq == conn.rcv_nxt:
         _fin(conn, now)
+
+
+def _challenge_ack(conn: Connection, now: int) -> None:
+    """RFC 5961 challenge ACK, rate-limited as section 7 asks: at most one per
+    ``challenge_ack_interval`` per connection (Linux's tcp_invalid_ratelimit)."""
+    interval = conn.config.challenge_ack_interval
+    last = conn.last_challenge_ack
+    if interval and last is not None and now - last < interval:
+        conn.bump("challenge_acks_rate_limited")
+        return
+    conn.last_challenge_ack = now
+    conn.ack_now = True
 
 
 def _fin(conn: Connection, now: int) -> None:

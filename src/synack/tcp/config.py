@@ -70,6 +70,8 @@ class TcpConfig:
     # Only the `why-three` teaching scenario (synack.scenarios) turns it on.
     teaching_two_way_handshake: bool = False
 
+    challenge_ack_interval: int = 500 * MS  # RFC 5961 7 [net.ipv4.tcp_invalid_ratelimit]
+
     # --- sending ---
     nagle: bool = True  # SHLD-7; TCP_NODELAY turns it off (MUST-17)
 

@@ -178,7 +178,7 @@ class Connection:
         self.ack_now = False
         self._unacked_bytes = 0
         self._quick_acks = cfg.quick_acks
-        self._challenge_pending = False
+        self.last_challenge_ack: int | None = None  # RFC 5961 7 rate limit
 
         # outputs
         self._out: list[tuple[Segment, bool]] = []  # (segment, is a retransmission)
