@@ -549,9 +549,9 @@ def tcp_info(conn: Connection | None) -> dict[str, int]:
         "tcpi_state": _LINUX_STATES[str(conn.state)],
         "tcpi_ca_state": ca_state,
         "tcpi_retransmits": conn.retries,
-        "tcpi_probes": int(getattr(conn, "_persist_backoff", 0)),
+        "tcpi_probes": conn.persist_backoff,
         # Linux's icsk_backoff counts retransmission and zero-window probe backoff alike.
-        "tcpi_backoff": max(conn.rtt.backoffs, int(getattr(conn, "_persist_backoff", 0))),
+        "tcpi_backoff": max(conn.rtt.backoffs, conn.persist_backoff),
         "tcpi_options": 0,
         "tcpi_snd_wscale": conn.snd_wscale,
         "tcpi_rcv_wscale": conn.rcv_wscale,

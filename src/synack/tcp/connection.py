@@ -759,6 +759,11 @@ class Connection:
     # ------------------------------------------------------------------ helpers for arrival
 
     @property
+    def persist_backoff(self) -> int:
+        """How often the zero-window probe interval has doubled (Linux's probe backoff)."""
+        return self._persist_backoff
+
+    @property
     def fin_acked(self) -> bool:
         """Our FIN has been sent and acknowledged."""
         return self.fin_seq is not None and self.snd_una > self.fin_seq
