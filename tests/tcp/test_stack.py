@@ -705,3 +705,27 @@ def test_nothing_fires_before_its_deadline() -> None:
     (syn,) = segments(stack, CONFIG.initial_rto)
     assert syn.flags == SYN
     assert stack.next_deadline() == CONFIG.initial_rto + 2 * CONFIG.initial_rto
+
+
+def test_output_refused_reaches_existing_and_new_connections() -> None:
+    """Stack.set_output_refused: the driver's device drops packets (a qdisc
+    with limit 0); every connection, also one created later, keeps new data
+    unsent while it lasts (Linux's failing tcp_transmit_skb)."""
+    stack = make_stack()
+    listener = stack.listen(LOCAL, 80)
+    one = Client(stack, 5001, iss=100)
+    one.connect()
+    first = stack.accept(listener)
+    stack.set_output_refused(True)
+    assert stack.output_refused and first.output_refused
+    first.send(b"held")
+    assert segments(stack, 0) == []
+    assert first.snd_max == first.snd_una  # not in flight
+    two = Client(stack, 5002, iss=9000)
+    two.connect()
+    assert stack.accept(listener).output_refused
+    stack.set_output_refused(False)
+    assert not first.output_refused
+    stack.on_timer(stack.next_deadline() or 0)
+    sent = segments(stack, stack.next_deadline() or 0)
+    assert [bytes(s.payload) for s in sent if s.payload] == [b"held"]

@@ -136,6 +136,7 @@ class ScriptRun:
             isn_secret=b"packetdrill " + self.script.path.encode(),
             trace=self.trace.append,
         )
+        self.stack.set_output_refused(self.drop_output)
         self.table = SocketTable(self.stack, self.variant.local)
         self.calls = SyscallRunner(
             self.table,
@@ -452,6 +453,9 @@ class ScriptRun:
             self.stack.config = outcome.config
         if outcome.drop_all_output is not None:
             self.drop_output = outcome.drop_all_output
+            if hasattr(self, "stack"):
+                # The kernel's TCP sees the qdisc drop as a failed transmit.
+                self.stack.set_output_refused(self.drop_output)
         for ignored in outcome.ignored:
             note = f"ignored shell command: {ignored}"
             if note not in self.notes:
@@ -549,7 +553,7 @@ def tcp_info(conn: Connection | None) -> dict[str, int]:
         "tcpi_state": _LINUX_STATES[str(conn.state)],
         "tcpi_ca_state": ca_state,
         "tcpi_retransmits": conn.retries,
-        "tcpi_probes": conn.persist_backoff,
+        "tcpi_probes": conn.probes_out,
         # Linux's icsk_backoff counts retransmission and zero-window probe backoff alike.
         "tcpi_backoff": max(conn.rtt.backoffs, conn.persist_backoff),
         "tcpi_options": 0,

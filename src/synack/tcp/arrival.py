@@ -461,6 +461,8 @@ def _process_ack(conn: Connection, seg: Segment, seg_seq: Seq, ack: Seq, now: in
             sacked_before = conn.scoreboard.sacked_bytes
             conn.scoreboard.update(blocks, ack if snd_una < ack else snd_una, conn.snd_max)
             new_sack = conn.scoreboard.sacked_bytes > sacked_before
+    if snd_una <= ack:
+        conn.probes_out = 0  # the peer answers (Linux tcp_ack clears icsk_probes_out)
     if snd_una < ack:
         acked = ack - snd_una
         flight_before = conn.snd_max - snd_una
@@ -515,6 +517,7 @@ def _process_ack(conn: Connection, seg: Segment, seg_seq: Seq, ack: Seq, now: in
         if window > 0:
             conn.persist_deadline = None
             conn._persist_backoff = 0
+            conn.probes_started = None  # the probing ended (Linux tcp_ack_probe)
 
 
 def _retransmit_first_hole(conn: Connection, now: int) -> None:

@@ -169,6 +169,15 @@ class Connection:
         self.retries = 0  # consecutive retransmission timeouts (R1/R2, MUST-20)
         self._rtx_started: int | None = None  # when the timer of the first unanswered RTO started
         self._persist_backoff = 0
+        # Linux's icsk_probes_out (tcpi_probes): probes since the last ACK, and
+        # icsk_probes_tstamp: when the first of the current run of probes fired
+        # (TCP_USER_TIMEOUT measures probing from there, tcp_probe_timer).
+        self.probes_out = 0
+        self.probes_started: int | None = None
+        # The device refuses packets (a full or zero-length qdisc: Linux's
+        # tcp_transmit_skb fails with NET_XMIT_DROP).  New data then stays
+        # unsent and the probe timer retries (TCP_RESOURCE_PROBE_INTERVAL).
+        self.output_refused = False
         self._keepalive_probes = 0
         self._rtt_seq: Seq | None = None  # a timed segment's end (Karn: only new data, MUST-18)
         self._rtt_time = 0
@@ -553,6 +562,8 @@ class Connection:
     def _transmit(self, now: int, *, timeout: bool = False) -> None:
         """One transmission burst; its last data segment carries PSH, as Linux's
         segments do (each burst leaves as one TSO packet with PSH at its end)."""
+        if self.output_refused and self._refused(now):
+            return
         start = len(self._out)
         self._transmit_burst(now, timeout=timeout)
         for index in range(len(self._out) - 1, start - 1, -1):
@@ -656,6 +667,20 @@ class Connection:
                     self.snd_max = self.snd_nxt
             return
 
+    def _refused(self, now: int) -> bool:
+        """The device refuses packets: send no new data or FIN; with nothing in
+        flight, the probe timer tries again (Linux's tcp_write_xmit failing,
+        then tcp_check_probe_timer arming ICSK_TIME_PROBE0 at
+        tcp_probe0_base(): the RTO, at least TCP_RTO_MIN)."""
+        if not self.state.synchronized or self.snd_max != self.snd_una:
+            return self.state.synchronized  # in flight: the RTO timer retries
+        unsent = len(self.send_buffer) - (self.snd_nxt - self.snd_una)
+        if (unsent > 0 or (self.fin_queued and self.fin_seq is None)) and (
+            self.persist_deadline is None
+        ):
+            self.persist_deadline = now + max(self.rtt.rto, self.config.min_rto)
+        return True
+
     def _small_in_flight(self) -> bool:
         small = self._small_end
         return small is not None and small > self.snd_una
@@ -673,6 +698,7 @@ class Connection:
         self._out.append((segment, not first))
         self.ack_now = False
         self.persist_deadline = None
+        self.probes_started = None
         if self.rtx_deadline is None:
             self.rtx_deadline = now + self.rtt.rto
 

@@ -111,6 +111,7 @@ class Stack:
         self._next_port = self.config.ephemeral_ports[0]
         self.drops: dict[DropReason, int] = {}
         self._now = 0
+        self._output_refused = False
 
     # ------------------------------------------------------------------ inspection
 
@@ -121,6 +122,24 @@ class Stack:
 
     def connection(self, four_tuple: FourTuple) -> Connection | None:
         return self._connections.get(four_tuple)
+
+    # ------------------------------------------------------------------ the device
+
+    @property
+    def output_refused(self) -> bool:
+        """The driver's device refuses packets (e.g. a qdisc that drops all)."""
+        return self._output_refused
+
+    def set_output_refused(self, refused: bool) -> None:
+        """Tell the stack whether the device takes packets, as Linux's TCP learns
+        from a failing transmit (NET_XMIT_DROP): while refused, connections keep
+        new data unsent and retry from their probe and retransmission timers
+        instead of counting it as sent.  Segments that still come out (ACKs,
+        RSTs) are the driver's to discard."""
+        self._output_refused = refused
+        for conn in self._connections.values():
+            conn.output_refused = refused
+            self._dirty[conn] = None
 
     # ------------------------------------------------------------------ user calls
 
@@ -318,6 +337,7 @@ class Stack:
             trace=self._trace,
             notify=self._touch,
         )
+        conn.output_refused = self._output_refused
         self._connections[conn.four_tuple] = conn
         self._by_local.setdefault(local, set()).add(conn)
         self._dirty[conn] = None

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 FLAG_ACK = TcpFlags.ACK
 FLAG_PSH = TcpFlags.PSH
 FLAG_RST = TcpFlags.RST
+# Linux's TCP_RESOURCE_PROBE_INTERVAL: how soon to try again when the device
+# refused a packet (local congestion), without backing off.
+RESOURCE_PROBE_INTERVAL = 500_000
 
 
 def fire_due(conn: Connection, now: int) -> None:
@@ -88,12 +91,17 @@ def retransmission_timeout(conn: Connection, now: int) -> None:
             conn._set_state(State.LISTEN, "SYN-ACK retries exhausted", now)
             conn._enter_closed("SYN-ACK retries exhausted", now, quiet=True)
             return
-        conn.error = os_error(errno.ETIMEDOUT)
-        conn._events.append(Reset(conn.error))
-        conn._enter_closed("retransmission timeout (R2)", now)
+        _give_up(conn, now, "retransmission timeout (R2)")
         return
     if conn.retries == conn.config.retries1 and state.synchronized:
         conn._timer_fired(now, "R1 reached: negative advice to IP (MUST-20)")
+    if conn.output_refused and state.synchronized:
+        # The device refuses packets: try again soon, without backing off
+        # (Linux's tcp_retransmit_timer after a failed tcp_retransmit_skb).
+        conn.rtx_deadline = now + RESOURCE_PROBE_INTERVAL
+        if user_timeout:
+            conn.rtx_deadline = min(conn.rtx_deadline, conn._rtx_started + user_timeout)
+        return
     conn.rtt.backoff()  # RFC 6298 5.5
     conn._rtt_seq = None  # Karn (MUST-18): no sample from a retransmitted segment
     conn.cc.on_timeout(conn.snd_max - conn.snd_una)
@@ -108,8 +116,29 @@ def retransmission_timeout(conn: Connection, now: int) -> None:
 
 def persist_timeout(conn: Connection, now: int) -> None:
     """Probe a zero window (MUST-36) with an old sequence number so the peer
-    answers with its current window, as Linux does; back off (SHLD-30)."""
+    answers with its current window, as Linux does; back off (SHLD-30).
+
+    As Linux's tcp_probe_timer: the first probe of a run stamps its time, and
+    with TCP_USER_TIMEOUT set the connection gives up once probing has lasted
+    that long -- also while the peer answers with a zero window (RFC 9293's
+    SHLD-17 keeps probing; the application asked for the limit, MUST-21).
+    When the device refuses packets the probe is the attempt to send, retried
+    every RESOURCE_PROBE_INTERVAL without backoff (tcp_send_probe0)."""
     conn._timer_fired(now, "persist")
+    user_timeout = conn.config.user_timeout
+    if conn.probes_started is None:
+        conn.probes_started = now
+    elif user_timeout and now - conn.probes_started >= user_timeout:
+        _give_up(conn, now, "user timeout while probing (MUST-21)")
+        return
+    if conn.output_refused and conn.state.synchronized:
+        conn.probes_out += 1
+        conn.bump("resource_probes")
+        delay = RESOURCE_PROBE_INTERVAL
+        if user_timeout:  # tcp_clamp_probe0_to_user_timeout
+            delay = min(delay, max(conn.probes_started + user_timeout - now, 1))
+        conn.persist_deadline = now + delay
+        return
     usable = min(conn.snd_wnd, conn.cc.cwnd) - (conn.snd_nxt - conn.snd_una)
     unsent = len(conn.send_buffer) - (conn.snd_nxt - conn.snd_una)
     if usable > 0 and unsent > 0:
@@ -125,9 +154,19 @@ def persist_timeout(conn: Connection, now: int) -> None:
         return
     conn._out.append((conn._segment(conn.snd_una - 1, FLAG_ACK), False))
     conn.bump("window_probes")
+    conn.probes_out += 1
     conn._persist_backoff = min(conn._persist_backoff + 1, 16)
     delay = min(conn.rtt.rto << conn._persist_backoff, conn.config.max_rto)
+    if user_timeout:  # tcp_clamp_probe0_to_user_timeout
+        delay = min(delay, max(conn.probes_started + user_timeout - now, 1))
     conn.persist_deadline = now + delay
+
+
+def _give_up(conn: Connection, now: int, cause: str) -> None:
+    """ETIMEDOUT for the application and CLOSED (Linux's tcp_write_err)."""
+    conn.error = os_error(errno.ETIMEDOUT)
+    conn._events.append(Reset(conn.error))
+    conn._enter_closed(cause, now)
 
 
 def keepalive_timeout(conn: Connection, now: int) -> None:
