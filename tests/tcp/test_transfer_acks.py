@@ -155,3 +155,18 @@ def test_quick_ack_with_the_full_default_config() -> None:
     assert ack.flags == ACK
     assert (ack.ack - h.peer(ACK, 0).seq) % 2**32 == 6
     assert h.deadline is None
+
+
+def test_data_carrying_the_fin_waits_for_the_delayed_ack() -> None:
+    """Linux: data with the FIN in one segment is not quick-ACKed -- tcp_fin()
+    enters pingpong mode, which turns quick ACKs off -- so the one ACK for data
+    and FIN leaves after the delayed-ACK time (MUST-40), as for a bare FIN
+    (a close() within it lets the FIN carry that ACK: a three-segment close)."""
+    from helpers import FIN
+
+    h = established(replace(QUICK, delay_fin_ack=True))
+    h.recv_seg(h.peer(ACK | PSH | FIN, 1, 1, payload=bytes(100)))
+    h.expect_nothing()
+    assert h.deadline == h.now + DELACK
+    h.advance(h.now + DELACK)
+    h.expect(h.mine(ACK, 1, 102, window=BUFFER - 101))  # the right edge stays put

@@ -581,7 +581,10 @@ def _text_and_fin(
             conn.ack_now = True
         else:
             conn._unacked_bytes += grown
-            if conn._quick_acks > 0:
+            if conn._quick_acks > 0 and not (fin and conn.config.delay_fin_ack):
+                # Quick-ACK mode (Linux), but not for data carrying the FIN:
+                # tcp_fin() enters pingpong mode, which turns quick ACKs off,
+                # so data+FIN waits for the delayed ACK like a bare FIN.
                 conn._quick_acks -= 1
                 conn.ack_now = True
             elif conn._unacked_bytes >= conn.config.ack_every * conn.send_mss:
