@@ -29,11 +29,12 @@ NOTES: dict[str, tuple[str, str]] = {
         "R2 for SYN is counted in retransmissions as Linux does (tcp_syn_retries=6, about "
         "127 s), not at least 3 minutes; configurable (TcpConfig.syn_retries).",
     ),
-    "MUST-30": ("not yet", "urgent data is delivered inline as ordinary data; no URG pointer."),
-    "MUST-31": ("not yet", "urgent data: see MUST-30."),
-    "MUST-32": ("not yet", "urgent data: see MUST-30."),
-    "MUST-33": ("not yet", "urgent data: see MUST-30."),
-    "MUST-62": ("not yet", "urgent data: see MUST-30."),
+    "MUST-30": (
+        "implemented",
+        "URG and the urgent pointer both ways; urgent data is delivered inline (as with "
+        "SO_OOBINLINE): Linux's default of taking the last urgent octet out of band "
+        "(recv(MSG_OOB)) is not modelled.",
+    ),
     "MUST-51": ("n/a", "IP source routing is not supported by synack's IP layer."),
     "MUST-52": ("n/a", "IP source routing is not supported."),
     "MUST-53": ("n/a", "IP source routing is not supported."),

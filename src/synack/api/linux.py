@@ -26,6 +26,7 @@ SO_ERROR = 4
 SO_SNDBUF = 7
 SO_RCVBUF = 8
 SO_KEEPALIVE = 9
+SO_OOBINLINE = 10
 SO_LINGER = 13
 SO_REUSEPORT = 15
 SO_MEMINFO = 55
@@ -67,6 +68,7 @@ F_GETFL = 3
 F_SETFL = 4
 FIONREAD = SIOCINQ = 0x541B
 SIOCOUTQ = 0x5411
+SIOCATMARK = 0x8905
 
 # Linux's limits for buffer options (net.core.wmem_max / rmem_max defaults).
 WMEM_MAX = 212_992

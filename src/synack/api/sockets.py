@@ -299,6 +299,7 @@ class SocketTable:
         total = len(data)
         written = 0
         more = bool(flags & L.MSG_MORE)
+        urgent = bool(flags & L.MSG_OOB)  # urgent data (3.8.5)
         blocking = not sock.nonblocking and not flags & L.MSG_DONTWAIT
 
         def attempt(_now: int) -> Result:
@@ -311,7 +312,7 @@ class SocketTable:
             if total == 0:
                 return 0
             try:
-                taken = conn.send(data[written:], _now, more=more)
+                taken = conn.send(data[written:], _now, more=more, urgent=urgent)
             except OSError:
                 if written:
                     return written
@@ -335,6 +336,10 @@ class SocketTable:
                 raise os_error(errno.ENOTCONN)
             if conn.state in (State.SYN_SENT, State.SYN_RECEIVED) and conn.error is None:
                 raise BlockingIOError(errno.EAGAIN, "connecting")
+            if flags & L.MSG_OOB:
+                # Urgent data stays inline (as with SO_OOBINLINE): there is no
+                # out-of-band byte to take, so Linux's tcp_recv_urg says EINVAL.
+                raise os_error(errno.EINVAL, "urgent data is delivered inline")
             if flags & L.MSG_PEEK:
                 return conn.receive_buffer.peek(size)
             return conn.recv(size, _now)
@@ -382,6 +387,10 @@ class SocketTable:
             return len(sock.conn.receive_buffer) if sock.conn is not None else 0
         if request == L.SIOCOUTQ:
             return len(sock.conn.send_buffer) if sock.conn is not None else 0
+        if request == L.SIOCATMARK:
+            # At the urgent mark: the next octet to read is the last urgent one
+            # (Linux's urg_seq == copied_seq, RFC 6093 2).
+            return int(sock.conn is not None and sock.conn.urgent_pending == 1)
         raise os_error(errno.ENOTTY)
 
     # ------------------------------------------------------------------ options
@@ -405,6 +414,9 @@ class SocketTable:
                 o.linger = (int(value.get("onoff", 0)), int(value.get("linger", 0)))
             elif name == L.SO_REUSEPORT:
                 pass
+            elif name == L.SO_OOBINLINE:
+                if not number:  # only inline delivery of urgent data exists
+                    raise os_error(errno.EOPNOTSUPP, "urgent data is always inline")
             else:
                 raise os_error(errno.ENOPROTOOPT)
         elif level == L.SOL_TCP:
@@ -458,6 +470,8 @@ class SocketTable:
                 return o.receive_buffer or self.stack.config.receive_buffer
             if name == L.SO_KEEPALIVE:
                 return int(o.keepalive)
+            if name == L.SO_OOBINLINE:
+                return 1
         elif level == L.SOL_TCP:
             if name == L.TCP_NODELAY:
                 return int(o.nodelay)

@@ -32,6 +32,7 @@ FIN = TcpFlags.FIN
 # The same bits as plain ints for the tests on every segment (enum arithmetic
 # costs several microseconds per operation).
 _SYN, _ACK, _RST, _FIN = int(SYN), int(ACK), int(RST), int(FIN)
+_URG = int(TcpFlags.URG)
 MIN_SEND_MSS = 48  # hostile MSS options are clamped as Linux's TCP_MIN_SND_MSS
 S = State
 
@@ -402,7 +403,9 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
         _fin_wait_1_acked(conn, now)
         return
 
-    # ---- sixth: URG -- urgent data is delivered inline as ordinary data.
+    # ---- sixth: URG (3.8.5).  The urgent data itself stays inline, in order.
+    if flags & _URG and state in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
+        conn.urgent_pointer_received(seg_seq + seg.urgent)
 
     # ---- seventh and eighth: segment text, then FIN
     payload = seg.payload

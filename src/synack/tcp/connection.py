@@ -22,7 +22,16 @@ from synack.tcp.buffers import ReceiveBuffer, SendBuffer
 from synack.tcp.config import TcpConfig
 from synack.tcp.congestion import NewReno
 from synack.tcp.errors import os_error
-from synack.tcp.events import Closed, Established, Event, PeerFinished, Readable, Reset, Writable
+from synack.tcp.events import (
+    Closed,
+    Established,
+    Event,
+    PeerFinished,
+    Readable,
+    Reset,
+    Urgent,
+    Writable,
+)
 from synack.tcp.options import (
     SackScoreboard,
     derived_ts_offset,
@@ -59,6 +68,7 @@ FLAG_FIN = TcpFlags.FIN
 FLAG_RST = TcpFlags.RST
 FLAG_PSH = TcpFlags.PSH
 _ACK, _SYN, _PSH = int(TcpFlags.ACK), int(TcpFlags.SYN), int(TcpFlags.PSH)  # for hot paths
+FLAG_URG = TcpFlags.URG
 FLAG_ACK_PSH = FLAG_ACK | FLAG_PSH  # precomputed: enum arithmetic is slow
 FLAG_ACK_PSH_FIN = FLAG_ACK | FLAG_PSH | FLAG_FIN
 
@@ -117,6 +127,9 @@ class Connection:
         self.max_snd_wnd = 0  # largest window the peer offered (sender SWS, RFC 5961 5.2)
         self.rcv_nxt = Seq(0)
         self.rcv_adv = Seq(0)  # right edge of the window last advertised (never moves left)
+        # Urgent pointers (3.8.5): the first octet after the urgent data, or None.
+        self.snd_up: Seq | None = None  # SND.UP
+        self.rcv_up: Seq | None = None  # RCV.UP
 
         # options negotiated on the SYNs
         ipv6 = isinstance(self.local_address, IPv6Address)
@@ -242,9 +255,19 @@ class Connection:
     # ------------------------------------------------------------------ SEND (3.10.2)
 
     def send(
-        self, data: bytes | bytearray | memoryview, now: int | None = None, *, more: bool = False
+        self,
+        data: bytes | bytearray | memoryview,
+        now: int | None = None,
+        *,
+        more: bool = False,
+        urgent: bool = False,
     ) -> int:
         """Queue ``data``; returns how many bytes the send buffer took (possibly 0).
+
+        ``urgent`` marks the data taken as urgent (3.10.2, MUST-30): SND.UP
+        moves to the octet after it (MUST-62), and every segment sent before
+        that point carries URG and the pointer -- urgent data of any length
+        (MUST-31).  New applications should not use it (SHLD-13).
 
         Raises like ``socket.send``: the pending error after a reset,
         ``BrokenPipeError`` once the sending side is shut down, and
@@ -271,6 +294,10 @@ class Connection:
             self._set_state(State.SYN_SENT, "SEND", self._last_now)
         self._more = more  # MSG_MORE: more data follows, hold a partial segment
         taken = self.send_buffer.write(data)
+        if urgent and taken:
+            # Data begins after the SYN: at SND.UNA once the SYN is acknowledged.
+            first = self.iss + 1 if self.snd_una == self.iss else self.snd_una
+            self.snd_up = first + len(self.send_buffer)
         if taken < len(data):
             self._writable_wanted = True
         if taken:
@@ -502,10 +529,13 @@ class Connection:
     ) -> Segment:
         """A segment from this TCB with the current ACK and window fields; not a
         SYN, it carries the negotiated options (timestamps, SACK blocks)."""
+        urgent = 0
         if int(flags) & _SYN:
             # Never scaled (RFC 7323 2.2), so not rounded to the shift either.
             window = min(self.receive_buffer.free, 0xFFFF)
         else:
+            if self.snd_up is not None:
+                flags, urgent = self._urgent_field(seq, flags)
             window = min(self._window_to_advertise() >> self.rcv_wscale, 0xFFFF)
             if self.ts_ok or self.sack_ok:
                 options = own_segment_options(self, flags)
@@ -516,10 +546,56 @@ class Connection:
             int(self.rcv_nxt) if int(flags) & _ACK else 0,
             flags,
             window,
-            0,
+            urgent,
             options,
             payload,
         )
+
+    def _urgent_field(self, seq: Seq, flags: TcpFlags) -> tuple[TcpFlags, int]:
+        """URG and the urgent field of a segment starting at ``seq`` (3.8.5):
+        SND.UP - SEG.SEQ while the segment lies before SND.UP (MUST-62).  A
+        pointer more than 64 KiB ahead is sent as 0xFFFF when that still lies
+        within the data sent, as Linux's tcp_transmit_skb.  Urgent mode ends
+        once SND.UNA passed SND.UP."""
+        up = self.snd_up
+        assert up is not None
+        if up <= self.snd_una:
+            self.snd_up = None  # all urgent data acknowledged: normal mode
+            return flags, 0
+        if seq >= up:
+            return flags, 0
+        offset = up - seq
+        if offset <= 0xFFFF:
+            return flags | FLAG_URG, offset
+        if seq + 0xFFFF <= self.snd_max:
+            return flags | FLAG_URG, 0xFFFF
+        return flags, 0
+
+    @property
+    def urgent_pending(self) -> int:
+        """Octets of the peer's urgent data not yet read (MUST-33): RCV.UP minus
+        the next octet the application will read, or 0 in normal mode."""
+        up = self.rcv_up
+        if up is None:
+            return 0
+        fin = 1 if self.fin_received else 0
+        read_edge = self.rcv_nxt - fin - len(self.receive_buffer)
+        return max(up - read_edge, 0)
+
+    def urgent_pointer_received(self, up: Seq) -> None:
+        """Sixth step of 3.10.7.4: RCV.UP <- max(RCV.UP, SEG.UP); tell the
+        application when there was no pending urgent data before or the
+        pointer advanced (MUST-32)."""
+        if self.rcv_up is not None and up <= self.rcv_up:
+            return
+        previous = self.rcv_up
+        self.rcv_up = up
+        pending = self.urgent_pending
+        if pending == 0:
+            self.rcv_up = previous  # the pointer lies in data already read
+            return
+        self.bump("urgent_pointers")
+        self._events.append(Urgent(pending))
 
     def _syn_options(self) -> tuple[TcpOption, ...]:
         """Our SYN's or SYN,ACK's options (``options.own_syn_options``)."""

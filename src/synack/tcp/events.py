@@ -31,6 +31,14 @@ class PeerFinished(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class Urgent(Event):
+    """The peer's urgent pointer appeared or advanced (MUST-32): ``pending`` octets
+    of urgent data are not yet read (the data itself stays in the stream)."""
+
+    pending: int
+
+
+@dataclass(frozen=True, slots=True)
 class Reset(Event):
     """The connection was reset or failed; ``error`` is what calls will raise."""
 
