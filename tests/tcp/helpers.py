@@ -49,6 +49,7 @@ CONFIG = TcpConfig(
     sack=False,
     timestamps=False,
     window_scale_space=0,
+    linux_recovery=False,  # RFC 5681/6582 NewReno, cwnd against SND.NXT - SND.UNA
 )
 
 F = TcpFlags

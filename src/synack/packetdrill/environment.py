@@ -141,6 +141,10 @@ Converter = Callable[[list[str]], Any]
 SYSCTLS: dict[str, tuple[tuple[str, ...], tuple[Converter, ...]]] = {
     "tcp_timestamps": (("timestamps",), (_flag,)),
     "tcp_sack": (("sack",), (_flag,)),
+    "tcp_recovery": (("recovery",), (_count,)),
+    "tcp_early_retrans": (("early_retrans",), (_count,)),
+    "tcp_reordering": (("reordering",), (_count,)),
+    "tcp_max_reordering": (("max_reordering",), (_count,)),
     "tcp_window_scaling": (("window_scaling",), (_flag,)),
     "tcp_syn_retries": (("syn_retries",), (_count,)),
     "tcp_synack_retries": (("synack_retries",), (_count,)),

@@ -539,19 +539,13 @@ def tcp_info(conn: Connection | None) -> dict[str, int]:
     """A Linux ``struct tcp_info``-like snapshot (the ``tcpi_*`` names)."""
     if conn is None:
         return {"tcpi_state": 7}
-    status = conn.status()
     mss = max(conn.send_mss, 1)
     unacked_bytes = int(conn.snd_max - conn.snd_una)
     cc = conn.cc
-    if cc.in_recovery:
-        ca_state = 3
-    elif conn.retries:
-        ca_state = 4
-    else:
-        ca_state = 0
+    recovery = conn.recovery_info()
     return {
         "tcpi_state": _LINUX_STATES[str(conn.state)],
-        "tcpi_ca_state": ca_state,
+        "tcpi_ca_state": recovery["tcpi_ca_state"],
         "tcpi_retransmits": conn.retries,
         "tcpi_probes": conn.probes_out,
         # Linux's icsk_backoff counts retransmission and zero-window probe backoff alike.
@@ -564,14 +558,14 @@ def tcp_info(conn: Connection | None) -> dict[str, int]:
         "tcpi_rcv_mss": conn.mss_advertised,
         "tcpi_advmss": conn.mss_advertised,
         "tcpi_unacked": (unacked_bytes + mss - 1) // mss,
-        "tcpi_sacked": int(status.get("sacked", 0) or 0) // mss,  # type: ignore[call-overload]
-        "tcpi_lost": 0,
-        "tcpi_retrans": 0,
+        "tcpi_sacked": recovery["tcpi_sacked"],
+        "tcpi_lost": recovery["tcpi_lost"],
+        "tcpi_retrans": recovery["tcpi_retrans"],
         "tcpi_rtt": conn.rtt.srtt or 0,
         "tcpi_rttvar": conn.rtt.rttvar or 0,
         "tcpi_snd_ssthresh": min(cc.ssthresh // mss, 0x7FFFFFFF),
         "tcpi_snd_cwnd": cc.cwnd // mss,
-        "tcpi_reordering": 3,
+        "tcpi_reordering": recovery["tcpi_reordering"],
         "tcpi_total_retrans": conn.stats.get("retransmitted_segments", 0),
         "tcpi_bytes_received": int(conn.rcv_nxt - conn.irs) - 1 if conn.state.synchronized else 0,
         "tcpi_bytes_acked": max(int(conn.snd_una - conn.iss) - 1, 0),

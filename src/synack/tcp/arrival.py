@@ -456,7 +456,17 @@ def _process_ack(conn: Connection, seg: Segment, seg_seq: Seq, ack: Seq, now: in
     window = seg.window << conn.snd_wscale
     cc = conn.cc
     new_sack = False
-    if conn.sack_ok:
+    linux = conn.config.linux_recovery
+    # A duplicate ACK (RFC 5681 2): nothing new acknowledged, no data, no
+    # SYN/FIN, the same window, and data outstanding.
+    dupack = (
+        ack == snd_una
+        and not seg.payload
+        and not int(seg.flags) & (_SYN | _FIN)
+        and window == conn.snd_wnd
+        and conn.snd_max != snd_una
+    )
+    if conn.sack_ok and not linux:
         # RFC 2018: remember what the peer SACKed (and forget what SND.UNA passed)
         # so that retransmissions fill holes only.
         blocks = seg.sack_blocks
@@ -483,7 +493,9 @@ def _process_ack(conn: Connection, seg: Segment, seg_seq: Seq, ack: Seq, now: in
         conn.retries = 0
         conn._rtx_started = None
         conn.rtt.reset_backoff()
-        if cc.in_recovery:
+        if linux:
+            pass  # recovery.on_ack below
+        elif cc.in_recovery:
             if ack >= Seq(cc.recover):
                 cc.exit_recovery(conn.snd_max - ack)
             else:  # RFC 6582 partial ACK: retransmit the next hole at once
@@ -495,10 +507,10 @@ def _process_ack(conn: Connection, seg: Segment, seg_seq: Seq, ack: Seq, now: in
         conn.rtx_deadline = None if conn.snd_una == conn.snd_max else now + conn.rtt.rto
         conn.maybe_writable()
     elif (
-        # A duplicate ACK (RFC 5681 2): three of them trigger fast retransmit.
-        # With SACK, also one that SACKs new data whatever its window says
-        # (RFC 6675 2), as Linux counts SACKed segments.
-        ack == snd_una
+        # Three duplicate ACKs trigger fast retransmit.  With SACK, also one
+        # that SACKs new data whatever its window says (RFC 6675 2).
+        not linux
+        and ack == snd_una
         and not seg.payload
         and not int(seg.flags) & (_SYN | _FIN)
         and (window == conn.snd_wnd or new_sack)
@@ -508,6 +520,11 @@ def _process_ack(conn: Connection, seg: Segment, seg_seq: Seq, ack: Seq, now: in
         cc.recover = int(conn.snd_max)
         conn.bump("fast_retransmits")
         _retransmit_first_hole(conn, now)
+    if linux:
+        # Linux's loss recovery (synack.tcp.recovery): SACK scoreboard, RACK,
+        # the congestion states, PRR and retransmission of lost segments.
+        blocks = seg.sack_blocks if conn.sack_ok else ()
+        conn.recovery.on_ack(conn, blocks, snd_una, dupack, now)
     # Window update (3.10.7.4): only from a segment not older than the last one used.
     if snd_una <= ack and (
         conn.snd_wl1 < seg_seq or (conn.snd_wl1 == seg_seq and conn.snd_wl2 <= ack)
@@ -551,7 +568,9 @@ def _rtt_sample(conn: Connection, ack: Seq, now: int) -> None:
     (RFC 6298 3; the timed segment is never a retransmission: Karn, MUST-18)."""
     timed = conn._rtt_seq
     if timed is not None and ack >= timed:
-        conn.rtt.sample(max(now - conn._rtt_time, 1))
+        rtt = max(now - conn._rtt_time, 1)
+        conn.rtt.sample(rtt)
+        conn.recovery.on_rtt_sample(rtt)
         conn._rtt_seq = None
 
 

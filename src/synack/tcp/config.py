@@ -52,6 +52,18 @@ class TcpConfig:
     window_scale_space: int = 6 * 1024 * 1024  # [net.ipv4.tcp_rmem[2]]
     initial_window: int = 10  # segments (RFC 6928)  [Linux TCP_INIT_CWND]
 
+    # --- loss recovery ---
+    # Linux's sender: a per-segment scoreboard counted in packets, the cwnd
+    # test against tcp_packets_in_flight() (RFC 3042 limited transmit follows),
+    # RACK-TLP (RFC 8985), PRR (RFC 6937) and the Open/Disorder/Recovery/Loss
+    # states (synack.tcp.recovery).  Off: RFC 5681/6582 NewReno with RFC 2018
+    # hole filling, cwnd compared with SND.NXT - SND.UNA.
+    linux_recovery: bool = True
+    recovery: int = 1  # bit 1: RACK loss detection; bit 4: no DupThresh [net.ipv4.tcp_recovery]
+    early_retrans: int = 3  # 3 or 4: tail loss probes [net.ipv4.tcp_early_retrans]
+    reordering: int = 3  # initial DupThresh, in packets [net.ipv4.tcp_reordering]
+    max_reordering: int = 300  # [net.ipv4.tcp_max_reordering]
+
     # --- options negotiated on the SYNs ---
     sack: bool = True  # RFC 2018 selective acknowledgments  [net.ipv4.tcp_sack]
     timestamps: bool = True  # RFC 7323 timestamps and PAWS (MAY-10)  [net.ipv4.tcp_timestamps]

@@ -40,6 +40,7 @@ from synack.tcp.options import (
     timestamp_value,
     window_shift,
 )
+from synack.tcp.recovery import Recovery
 from synack.tcp.rtt import RttEstimator
 from synack.tcp.seq import Seq
 from synack.tcp.state import CAN_SEND, TEACHING_TRANSITIONS, TRANSITIONS, State
@@ -157,6 +158,7 @@ class Connection:
         self.receive_buffer = ReceiveBuffer(cfg.receive_buffer)
         self.rtt = RttEstimator(cfg.initial_rto, cfg.min_rto, cfg.max_rto, linux=cfg.linux_rto)
         self.cc = NewReno(self.send_mss, cfg.initial_window)
+        self.recovery = Recovery(cfg.reordering)  # Linux's scoreboard, RACK-TLP, PRR
         self.nagle = cfg.nagle
         self.cork = False  # TCP_CORK: hold partial segments until uncorked
         self._more = False  # MSG_MORE on the last send: hold its partial segment
@@ -443,7 +445,9 @@ class Connection:
             "sack_ok": self.sack_ok,
             "ts_ok": self.ts_ok,
             "ts_recent": self.ts_recent,
-            "sacked": self.scoreboard.sacked_bytes,
+            "sacked": self.recovery.sacked_bytes
+            if self.config.linux_recovery
+            else self.scoreboard.sacked_bytes,
             "cwnd": self.cc.cwnd,
             "ssthresh": self.cc.ssthresh,
             "srtt": self.rtt.srtt,
@@ -513,6 +517,7 @@ class Connection:
             self.keepalive_deadline,
             self.time_wait_deadline,
             self.fin_wait_2_deadline,
+            self.recovery.deadline,
         ):
             if deadline is not None and (best is None or deadline < best):
                 best = deadline
@@ -687,8 +692,7 @@ class Connection:
         while True:
             sent = self.snd_nxt - self.snd_una  # bytes (and perhaps the FIN) already sent
             unsent = buffered - sent
-            window = min(self.snd_wnd, self.cc.cwnd)
-            usable = window - (self.snd_nxt - self.snd_una)
+            usable = self.send_room()
             if unsent > 0:
                 size = min(unsent, mss, usable)
                 if size <= 0:
@@ -757,6 +761,37 @@ class Connection:
             self.persist_deadline = now + max(self.rtt.rto, self.config.min_rto)
         return True
 
+    def send_room(self) -> int:
+        """Octets the windows let out now: the peer's window beyond SND.NXT, and
+        cwnd less what is in flight -- Linux's tcp_packets_in_flight() (SACKed
+        and lost segments do not count, retransmissions do), which gives RFC
+        3042 limited transmit; RFC 5681's SND.NXT - SND.UNA without
+        ``linux_recovery``."""
+        sent = self.snd_nxt - self.snd_una
+        flight = self.recovery.flight_bytes(self) if self.config.linux_recovery else sent
+        return min(self.snd_wnd - sent, self.cc.cwnd - flight)
+
+    def recovery_info(self) -> dict[str, int]:
+        """tcp_info's loss-recovery fields: tcpi_ca_state (Open 0, Disorder 1,
+        CWR 2, Recovery 3, Loss 4), tcpi_sacked, tcpi_lost, tcpi_retrans (packets
+        now) and tcpi_reordering."""
+        if self.config.linux_recovery:
+            return self.recovery.info(self.send_mss)
+        mss = max(self.send_mss, 1)
+        if self.cc.in_recovery:
+            ca_state = 3
+        elif self.retries:
+            ca_state = 4
+        else:
+            ca_state = 0
+        return {
+            "tcpi_ca_state": ca_state,
+            "tcpi_sacked": self.scoreboard.sacked_bytes // mss,
+            "tcpi_lost": 0,
+            "tcpi_retrans": 0,
+            "tcpi_reordering": self.config.reordering,
+        }
+
     def _small_in_flight(self) -> bool:
         small = self._small_end
         return small is not None and small > self.snd_una
@@ -777,6 +812,8 @@ class Connection:
         self.probes_started = None
         if self.rtx_deadline is None:
             self.rtx_deadline = now + self.rtt.rto
+        if self.config.linux_recovery:
+            self.recovery.on_emit(self, segment, now, first)
 
     def _maybe_arm_persist(self, now: int) -> None:
         """Zero window or a window too small to use, and no retransmission timer
@@ -803,6 +840,7 @@ class Connection:
         """(Re)start the 2*MSL timer (MUST-13) and stop the others."""
         self.rtx_deadline = self.persist_deadline = self.keepalive_deadline = None
         self.fin_wait_2_deadline = None
+        self.recovery.stop_timers()
         self.time_wait_deadline = now + self.config.time_wait
 
     # ------------------------------------------------------------------ state
@@ -841,6 +879,7 @@ class Connection:
             self.state = State.CLOSED  # a passive child going back to its listener
         self.rtx_deadline = self.delack_deadline = self.persist_deadline = None
         self.keepalive_deadline = self.time_wait_deadline = self.fin_wait_2_deadline = None
+        self.recovery.stop_timers()
         self.ack_now = False
         if not quiet:
             self._events.append(Closed())

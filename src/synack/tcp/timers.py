@@ -39,6 +39,9 @@ def fire_due(conn: Connection, now: int) -> None:
     if conn.rtx_deadline is not None and now >= conn.rtx_deadline:
         conn.rtx_deadline = None
         retransmission_timeout(conn, now)
+    recovery_deadline = conn.recovery.deadline
+    if recovery_deadline is not None and now >= recovery_deadline:
+        conn.recovery.on_timer(conn, now)  # RACK reordering timer, tail loss probe
     if conn.persist_deadline is not None and now >= conn.persist_deadline:
         conn.persist_deadline = None
         persist_timeout(conn, now)
@@ -105,6 +108,8 @@ def retransmission_timeout(conn: Connection, now: int) -> None:
     conn.rtt.backoff()  # RFC 6298 5.5
     conn._rtt_seq = None  # Karn (MUST-18): no sample from a retransmitted segment
     conn.cc.on_timeout(conn.snd_max - conn.snd_una)
+    if conn.config.linux_recovery:
+        conn.recovery.on_timeout(conn)  # tcp_enter_loss
     conn.snd_nxt = conn.snd_una  # go back: resend from the oldest unacknowledged octet
     conn._transmit(now, timeout=True)  # within SND.UNA+SND.WND, even if it shrank (SHLD-16)
     if conn.rtx_deadline is None and conn.snd_max != conn.snd_una:
