@@ -49,6 +49,9 @@ CONFIG = TcpConfig(
     sack=False,
     timestamps=False,
     window_scale_space=0,
+    tso_packets=False,
+    linux_send_buffer=False,
+    slow_start_after_idle=False,
 )
 
 F = TcpFlags

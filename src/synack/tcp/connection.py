@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 
-from synack.tcp import arrival, timers
+from synack.tcp import arrival, segmentation, timers
 from synack.tcp.buffers import ReceiveBuffer, SendBuffer
 from synack.tcp.config import TcpConfig
 from synack.tcp.congestion import NewReno
@@ -148,6 +148,9 @@ class Connection:
         self.cork = False  # TCP_CORK: hold partial segments until uncorked
         self._more = False  # MSG_MORE on the last send: hold its partial segment
         self._small_end: Seq | None = None  # end of the last less-than-MSS segment sent
+        self.write_queue = segmentation.WriteQueue()  # Linux's skbs (tso_packets)
+        self.push_nonagle: int | None = None  # the Nagle mode of the push ending a write
+        self.last_data_sent: int | None = None  # when data last left (tp->lsndtime)
 
         # FIN bookkeeping
         self.fin_queued = False  # CLOSE or shutdown(SHUT_WR) was called
@@ -260,8 +263,11 @@ class Connection:
             self._user_call(self._last_now, "send() in LISTEN")
             self._choose_iss(self._last_now)
             self._set_state(State.SYN_SENT, "SEND", self._last_now)
-        self._more = more  # MSG_MORE: more data follows, hold a partial segment
-        taken = self.send_buffer.write(data)
+        if self.config.tso_packets:
+            taken = segmentation.queue_write(self, data, more=more)
+        else:
+            self._more = more  # MSG_MORE: more data follows, hold a partial segment
+            taken = self.send_buffer.write(data)
         if taken < len(data):
             self._writable_wanted = True
         if taken:
@@ -551,10 +557,13 @@ class Connection:
     # ------------------------------------------------------------------ transmission
 
     def _transmit(self, now: int, *, timeout: bool = False) -> None:
-        """One transmission burst; its last data segment carries PSH, as Linux's
-        segments do (each burst leaves as one TSO packet with PSH at its end)."""
+        """One transmission burst.  With ``tso_packets`` Linux's segmentation
+        (``segmentation.write_xmit``) places PSH; otherwise the last new data
+        segment of the burst carries it (MUST-60, MUST-61, SHLD-27)."""
         start = len(self._out)
         self._transmit_burst(now, timeout=timeout)
+        if self.config.tso_packets:
+            return
         for index in range(len(self._out) - 1, start - 1, -1):
             segment, retransmission = self._out[index]
             if segment.payload:
@@ -595,13 +604,20 @@ class Connection:
             State.CLOSING,
         ):
             return
+        if self.config.tso_packets:
+            nonagle = self.push_nonagle
+            self.push_nonagle = None
+            if nonagle is None or timeout:
+                nonagle = segmentation.NAGLE_PUSH if timeout else self._nonagle()
+            segmentation.write_xmit(self, now, nonagle)
+            return
         mss = self.send_mss
         buffered = len(self.send_buffer)
         while True:
             sent = self.snd_nxt - self.snd_una  # bytes (and perhaps the FIN) already sent
             unsent = buffered - sent
             window = min(self.snd_wnd, self.cc.cwnd)
-            usable = window - (self.snd_nxt - self.snd_una)
+            usable = window - self.bytes_in_flight()
             if unsent > 0:
                 size = min(unsent, mss, usable)
                 if size <= 0:
@@ -656,6 +672,29 @@ class Connection:
                     self.snd_max = self.snd_nxt
             return
 
+    def bytes_in_flight(self) -> int:
+        """Octets sent and not yet acknowledged (what the windows limit)."""
+        return self.snd_nxt - self.snd_una
+
+    def packets_in_flight(self) -> int:
+        """Segments in flight, counted in MSS (Linux's tcp_packets_in_flight)."""
+        mss = self.send_mss
+        return (self.bytes_in_flight() + mss - 1) // mss
+
+    def _nonagle(self) -> int:
+        """Linux's tp->nonagle: TCP_CORK holds partial segments, TCP_NODELAY turns Nagle off."""
+        return (segmentation.NAGLE_CORK if self.cork else 0) | (
+            0 if self.nagle else segmentation.NAGLE_OFF
+        )
+
+    def stream_writable(self) -> bool:
+        """Whether a writer blocked on a full send buffer may go on: any free room,
+        or with ``linux_send_buffer`` free space of at least half what is queued
+        (Linux's sk_stream_write_space)."""
+        if self.config.linux_send_buffer and self.config.tso_packets:
+            return segmentation.stream_writable(self)
+        return self.send_buffer.free > 0
+
     def _small_in_flight(self) -> bool:
         small = self._small_end
         return small is not None and small > self.snd_una
@@ -663,6 +702,8 @@ class Connection:
     def _emit(self, segment: Segment, now: int, *, first: bool) -> None:
         """Queue a sequence-consuming segment and arm the retransmission timer (RFC 6298 5.1).
         ``first`` is False for a retransmission, which is never timed (Karn, MUST-18)."""
+        if segment.payload:
+            self.last_data_sent = now
         if first:
             if self._rtt_seq is None:
                 self._rtt_seq = Seq(segment.seq) + segment.seg_len
@@ -777,7 +818,7 @@ class Connection:
         self._events.append(PeerFinished())
 
     def maybe_writable(self) -> None:
-        if self._writable_wanted and self.send_buffer.free > 0:
+        if self._writable_wanted and self.stream_writable():
             self._writable_wanted = False
             self._events.append(Writable())
 
