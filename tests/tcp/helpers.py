@@ -50,6 +50,9 @@ CONFIG = TcpConfig(
     timestamps=False,
     window_scale_space=0,
     linux_recovery=False,  # RFC 5681/6582 NewReno, cwnd against SND.NXT - SND.UNA
+    tso_packets=False,
+    linux_send_buffer=False,
+    slow_start_after_idle=False,
 )
 
 F = TcpFlags

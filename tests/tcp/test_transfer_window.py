@@ -271,7 +271,11 @@ def test_right_edge_never_moves_left(steps: list[tuple[str, int]]) -> None:
 
 # 256 KiB buffers, window scaling on with the shift sized by the buffer alone (3),
 # no SACK or timestamps so the segments carry no options.
-SCALED = TcpConfig(quick_acks=0, window_scale_space=0, sack=False, timestamps=False)
+# RFC segmentation (tso_packets off): a window below one MSS is used at once
+# under 3.8.6.2.1's sender SWS rule, where Linux's tcp_snd_wnd_test waits.
+SCALED = TcpConfig(
+    quick_acks=0, window_scale_space=0, sack=False, timestamps=False, tso_packets=False
+)
 
 
 def scaled_established(peer_shift: int | None = 7, syn_window: int = 1000) -> Harness:

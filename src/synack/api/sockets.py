@@ -302,8 +302,10 @@ class SocketTable:
         urgent = bool(flags & L.MSG_OOB)  # urgent data (3.8.5)
         blocking = not sock.nonblocking and not flags & L.MSG_DONTWAIT
 
+        waiting = False  # blocked on a full send buffer
+
         def attempt(_now: int) -> Result:
-            nonlocal written
+            nonlocal written, waiting
             conn = sock.conn
             if conn is None:
                 raise os_error(errno.EPIPE)
@@ -311,6 +313,12 @@ class SocketTable:
                 raise BlockingIOError(errno.EAGAIN, "connecting")  # Linux waits to connect
             if total == 0:
                 return 0
+            # A blocked writer wakes only when the stack says there is room
+            # (Linux's sk_stream_write_space), not at every freed byte.
+            blocked = waiting and conn.error is None and not conn.fin_queued
+            if blocked and not conn.stream_writable():
+                raise BlockingIOError(errno.EAGAIN, "send buffer full")
+            waiting = False
             try:
                 taken = conn.send(data[written:], _now, more=more, urgent=urgent)
             except OSError:
@@ -320,6 +328,7 @@ class SocketTable:
             written += taken
             if written == total or (written and not blocking):
                 return written
+            waiting = True
             raise BlockingIOError(errno.EAGAIN, "send buffer full")
 
         return self._call(sock, attempt, now, "write", blocking=blocking)

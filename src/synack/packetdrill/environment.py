@@ -157,6 +157,10 @@ SYSCTLS: dict[str, tuple[tuple[str, ...], tuple[Converter, ...]]] = {
     "tcp_delack_min": (("delayed_ack",), (_millis,)),
     "tcp_rmem": (("receive_buffer", "window_scale_space"), (_middle, _last)),
     "tcp_wmem": (("send_buffer",), (_middle,)),
+    "tcp_min_tso_segs": (("min_tso_segs",), (_count,)),
+    "tcp_pacing_ss_ratio": (("pacing_ss_ratio",), (_count,)),
+    "tcp_pacing_ca_ratio": (("pacing_ca_ratio",), (_count,)),
+    "tcp_slow_start_after_idle": (("slow_start_after_idle",), (_flag,)),
 }
 
 

@@ -21,7 +21,7 @@ MAX_SACK_BLOCKS = 4
 _RECENT_KEPT = 8
 
 
-def _byte_view(data: BytesLike) -> memoryview:
+def byte_view(data: BytesLike) -> memoryview:
     """A flat one-byte-per-item view of ``data`` (TypeError if not contiguous)."""
     view = memoryview(data)
     if view.ndim != 1 or view.itemsize != 1:
@@ -46,12 +46,13 @@ class SendBuffer:
     below ``len(self)`` discards nothing, it only makes ``free`` zero.
     """
 
-    __slots__ = ("_buf", "_capacity", "_start")
+    __slots__ = ("_buf", "_capacity", "_start", "consumed")
 
     def __init__(self, capacity: int) -> None:
         self._buf = bytearray()
         self._start = 0  # index in _buf of byte 0
         self._capacity = _check_capacity(capacity)
+        self.consumed = 0  # bytes consumed so far: the stream offset of byte 0
 
     @property
     def capacity(self) -> int:
@@ -73,11 +74,16 @@ class SendBuffer:
 
     def write(self, data: BytesLike) -> int:
         """Append up to ``free`` bytes of ``data``; return how many were taken."""
-        view = _byte_view(data)
+        view = byte_view(data)
         count = min(len(view), self.free)
         if count:
             self._buf += view[:count]
         return count
+
+    def append(self, data: BytesLike) -> None:
+        """Append all of ``data`` whatever ``free`` says (the caller did its own
+        accounting, as Linux's send-buffer rules do)."""
+        self._buf += byte_view(data)
 
     def peek(self, offset: int, length: int) -> bytes:
         """A copy of bytes ``[offset, offset + length)``, clipped to what is held.
@@ -100,6 +106,7 @@ class SendBuffer:
         if not 0 <= count <= len(self):
             raise ValueError(f"consume({count}) with {len(self)} bytes held")
         self._start += count
+        self.consumed += count
         if self._start > len(self._buf) >> 1:  # compact: amortised O(1) per byte
             del self._buf[: self._start]
             self._start = 0
@@ -207,7 +214,7 @@ class ReceiveBuffer:
         """
         if offset < 0:
             raise ValueError(f"add({offset}, ...): offset must be >= 0")
-        view = _byte_view(data)
+        view = byte_view(data)
         room = self._capacity - len(self) - offset
         if room <= 0 or not len(view):
             return 0

@@ -86,6 +86,29 @@ class TcpConfig:
 
     # --- sending ---
     nagle: bool = True  # SHLD-7; TCP_NODELAY turns it off (MUST-17)
+    # Linux's segmentation (synack.tcp.segmentation): the write queue is cut into
+    # socket buffers of size_goal bytes, each transmission is a TSO packet of up
+    # to tcp_tso_autosize() segments, and PSH follows tcp_mark_push/forced_push
+    # plus "PSH on every multi-segment packet".  False: one rule of RFC 9293
+    # (PSH on the segment that empties the buffer, MUST-60/61) and sender SWS
+    # avoidance as in 3.8.6.2.1.
+    tso_packets: bool = True
+    gso_max_size: int = 65536  # the device's largest TSO packet (GSO_LEGACY_MAX_SIZE)
+    min_tso_segs: int = 2  # [net.ipv4.tcp_min_tso_segs]
+    pacing_ss_ratio: int = 200  # percent, in slow start [net.ipv4.tcp_pacing_ss_ratio]
+    pacing_ca_ratio: int = 120  # percent, otherwise [net.ipv4.tcp_pacing_ca_ratio]
+    # RFC 5681 4.1 / RFC 2861: after an idle period longer than the RTO, cwnd
+    # restarts from the initial window (halved once per idle RTO, never below
+    # it), as Linux's tcp_cwnd_restart  [net.ipv4.tcp_slow_start_after_idle]
+    slow_start_after_idle: bool = True
+    # Linux's send-buffer accounting (needs tso_packets): each queued socket
+    # buffer costs its payload plus ``skb_overhead`` against SO_SNDBUF
+    # (skb->truesize in sk_wmem_queued); a new buffer is started only while
+    # the total is below SO_SNDBUF (sk_stream_memory_free), and a blocked
+    # writer wakes when the free space is at least half the queued total
+    # (sk_stream_write_space).  False: payload bytes only, up to SO_SNDBUF.
+    linux_send_buffer: bool = True
+    skb_overhead: int = 6750
 
     # --- keep-alive (3.8.4): the application may turn it on (MUST-24); off by
     # default (MUST-25); sent only after the interval idle (MUST-26), which is

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 
-from synack.tcp import arrival, timers
+from synack.tcp import arrival, segmentation, timers
 from synack.tcp.buffers import ReceiveBuffer, SendBuffer
 from synack.tcp.config import TcpConfig
 from synack.tcp.congestion import NewReno
@@ -163,6 +163,10 @@ class Connection:
         self.cork = False  # TCP_CORK: hold partial segments until uncorked
         self._more = False  # MSG_MORE on the last send: hold its partial segment
         self._small_end: Seq | None = None  # end of the last less-than-MSS segment sent
+        self.write_queue = segmentation.WriteQueue()  # Linux's skbs (tso_packets)
+        self.tx_packet = 0  # numbers the TSO packets sent (segmentation._send_packet)
+        self.push_nonagle: int | None = None  # the Nagle mode of the push ending a write
+        self.last_data_sent: int | None = None  # when data last left (tp->lsndtime)
 
         # FIN bookkeeping
         self.fin_queued = False  # CLOSE or shutdown(SHUT_WR) was called
@@ -294,8 +298,11 @@ class Connection:
             self._user_call(self._last_now, "send() in LISTEN")
             self._choose_iss(self._last_now)
             self._set_state(State.SYN_SENT, "SEND", self._last_now)
-        self._more = more  # MSG_MORE: more data follows, hold a partial segment
-        taken = self.send_buffer.write(data)
+        if self.config.tso_packets:
+            taken = segmentation.queue_write(self, data, more=more)
+        else:
+            self._more = more  # MSG_MORE: more data follows, hold a partial segment
+            taken = self.send_buffer.write(data)
         if urgent and taken:
             # Data begins after the SYN: at SND.UNA once the SYN is acknowledged.
             first = self.iss + 1 if self.snd_una == self.iss else self.snd_una
@@ -641,12 +648,15 @@ class Connection:
     # ------------------------------------------------------------------ transmission
 
     def _transmit(self, now: int, *, timeout: bool = False) -> None:
-        """One transmission burst; its last data segment carries PSH, as Linux's
-        segments do (each burst leaves as one TSO packet with PSH at its end)."""
+        """One transmission burst.  With ``tso_packets`` Linux's segmentation
+        (``segmentation.write_xmit``) places PSH; otherwise the last new data
+        segment of the burst carries it (MUST-60, MUST-61, SHLD-27)."""
         if self.output_refused and self._refused(now):
             return
         start = len(self._out)
         self._transmit_burst(now, timeout=timeout)
+        if self.config.tso_packets:
+            return
         for index in range(len(self._out) - 1, start - 1, -1):
             segment, retransmission = self._out[index]
             if segment.payload:
@@ -686,6 +696,13 @@ class Connection:
             State.LAST_ACK,
             State.CLOSING,
         ):
+            return
+        if self.config.tso_packets:
+            nonagle = self.push_nonagle
+            self.push_nonagle = None
+            if nonagle is None or timeout:
+                nonagle = segmentation.NAGLE_PUSH if timeout else self._nonagle()
+            segmentation.write_xmit(self, now, nonagle)
             return
         mss = self.send_mss
         buffered = len(self.send_buffer)
@@ -768,8 +785,7 @@ class Connection:
         3042 limited transmit; RFC 5681's SND.NXT - SND.UNA without
         ``linux_recovery``."""
         sent = self.snd_nxt - self.snd_una
-        flight = self.recovery.flight_bytes(self) if self.config.linux_recovery else sent
-        return min(self.snd_wnd - sent, self.cc.cwnd - flight)
+        return min(self.snd_wnd - sent, self.cc.cwnd - self.bytes_in_flight())
 
     def recovery_info(self) -> dict[str, int]:
         """tcp_info's loss-recovery fields: tcpi_ca_state (Open 0, Disorder 1,
@@ -792,6 +808,36 @@ class Connection:
             "tcpi_reordering": self.config.reordering,
         }
 
+    def bytes_in_flight(self) -> int:
+        """Octets that count against the congestion window: with
+        ``linux_recovery`` the scoreboard's (SACKed and lost segments out,
+        retransmissions in), else SND.NXT - SND.UNA (RFC 5681)."""
+        if self.config.linux_recovery:
+            return self.recovery.flight_bytes(self)
+        return self.snd_nxt - self.snd_una
+
+    def packets_in_flight(self) -> int:
+        """Linux's tcp_packets_in_flight(): the scoreboard's packet count, or the
+        octets in flight counted in MSS after a go-back or without it."""
+        if self.config.linux_recovery and self.snd_nxt == self.snd_max:
+            return self.recovery.in_flight()
+        mss = self.send_mss
+        return (self.bytes_in_flight() + mss - 1) // mss
+
+    def _nonagle(self) -> int:
+        """Linux's tp->nonagle: TCP_CORK holds partial segments, TCP_NODELAY turns Nagle off."""
+        return (segmentation.NAGLE_CORK if self.cork else 0) | (
+            0 if self.nagle else segmentation.NAGLE_OFF
+        )
+
+    def stream_writable(self) -> bool:
+        """Whether a writer blocked on a full send buffer may go on: any free room,
+        or with ``linux_send_buffer`` free space of at least half what is queued
+        (Linux's sk_stream_write_space)."""
+        if self.config.linux_send_buffer and self.config.tso_packets:
+            return segmentation.stream_writable(self)
+        return self.send_buffer.free > 0
+
     def _small_in_flight(self) -> bool:
         small = self._small_end
         return small is not None and small > self.snd_una
@@ -799,6 +845,8 @@ class Connection:
     def _emit(self, segment: Segment, now: int, *, first: bool) -> None:
         """Queue a sequence-consuming segment and arm the retransmission timer (RFC 6298 5.1).
         ``first`` is False for a retransmission, which is never timed (Karn, MUST-18)."""
+        if segment.payload:
+            self.last_data_sent = now
         if first:
             if self._rtt_seq is None:
                 self._rtt_seq = Seq(segment.seq) + segment.seg_len
@@ -918,7 +966,7 @@ class Connection:
         self._events.append(PeerFinished())
 
     def maybe_writable(self) -> None:
-        if self._writable_wanted and self.send_buffer.free > 0:
+        if self._writable_wanted and self.stream_writable():
             self._writable_wanted = False
             self._events.append(Writable())
 

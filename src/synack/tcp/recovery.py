@@ -51,6 +51,7 @@ _PSH = int(TcpFlags.PSH)
 FLAG_ACK = TcpFlags.ACK
 FLAG_ACK_PSH = TcpFlags.ACK | TcpFlags.PSH
 FLAG_ACK_PSH_FIN = TcpFlags.ACK | TcpFlags.PSH | TcpFlags.FIN
+FLAG_ACK_FIN = TcpFlags.ACK | TcpFlags.FIN
 
 
 class SentSegment:
@@ -62,16 +63,22 @@ class SentSegment:
         "flags",
         "lost",
         "order",
+        "packet",
         "retrans",
         "sacked",
         "sent",
         "start",
     )
 
-    def __init__(self, start: Seq, end: Seq, flags: TcpFlags, sent: int, order: int) -> None:
+    def __init__(
+        self, start: Seq, end: Seq, flags: TcpFlags, sent: int, order: int, packet: int = 0
+    ) -> None:
         self.start = start
         self.end = end
         self.flags = flags  # a retransmission keeps them (Linux resends the skb)
+        # The TSO packet it first left in: Linux's retransmission queue holds
+        # one skb per packet sent (tso_fragment splits them as they leave).
+        self.packet = packet
         self.sent = sent  # time of the latest (re)transmission
         # Transmission order: breaks ties between segments sent at the same
         # (virtual) instant, where Linux compares microsecond timestamps and
@@ -230,7 +237,10 @@ class Recovery:
             self.prr_out += 1
         self._sent_count += 1
         if first or seq >= conn.snd_max:
-            self._queue.append(SentSegment(seq, seq + length, segment.flags, now, self._sent_count))
+            packet = conn.tx_packet if conn.config.tso_packets else self._sent_count
+            self._queue.append(
+                SentSegment(seq, seq + length, segment.flags, now, self._sent_count, packet)
+            )
             if not self._probing:
                 self.schedule_probe(conn, now, advancing_rto=False)
             return
@@ -619,25 +629,67 @@ class Recovery:
         queue = self._queue
         index = self._head
         while index < len(queue) and self.retrans_out < self.lost_out:
-            if self.in_flight() >= conn.cc.cwnd // mss:
+            room = conn.cc.cwnd // mss - self.in_flight()
+            if room <= 0:
                 break
             entry = queue[index]
-            index += 1
             if not entry.lost or entry.sacked or entry.retrans:
+                index += 1
                 continue
-            head = index - 1 == self._head
-            if not self._resend(conn, entry, now):
-                break
+            # One retransmission packet: the lost segments of one original
+            # packet (skb) that follow each other, as far as cwnd allows
+            # (__tcp_retransmit_skb with the cwnd quota as its segment limit).
+            run = [entry]
+            following = index + 1
+            while following < len(queue) and len(run) < room:
+                candidate = queue[following]
+                if (
+                    candidate.packet != entry.packet
+                    or not candidate.lost
+                    or candidate.sacked
+                    or candidate.retrans
+                    or candidate.start != run[-1].end
+                ):
+                    break
+                run.append(candidate)
+                following += 1
+            head = index == self._head
+            for position, segment in enumerate(run):
+                last = position == len(run) - 1
+                if not self._resend(conn, segment, now, last=last, packet_len=len(run)):
+                    return
+            index = following
             if head:
                 conn.rtx_deadline = now + conn.rtt.rto
 
-    def _resend(self, conn: Connection, entry: SentSegment, now: int) -> bool:
-        """Send ``entry`` again with its original flags."""
+    def _resend(
+        self,
+        conn: Connection,
+        entry: SentSegment,
+        now: int,
+        *,
+        last: bool = True,
+        packet_len: int = 1,
+    ) -> bool:
+        """Send ``entry`` again.  Without ``tso_packets`` it keeps its original
+        flags; with it PSH is recomputed as Linux sets it on the packet that
+        leaves: on its last segment when the packet has several segments or
+        ends a socket buffer marked for push (tcp_mark_push, tcp_fragment
+        giving PSH to the second piece)."""
         offset = entry.start - conn.snd_una
         size = entry.length
         flags = entry.flags
         if int(flags) & _FIN:
             size -= 1
+        if conn.config.tso_packets:
+            end = conn.send_buffer.consumed + offset + size
+            psh = last and (packet_len > 1 or conn.write_queue.pushed_end(end))
+            fin = int(flags) & _FIN
+            flags = (
+                (FLAG_ACK_PSH_FIN if psh else FLAG_ACK_FIN)
+                if fin
+                else (FLAG_ACK_PSH if psh else FLAG_ACK)
+            )
         if offset < 0 or size < 0 or offset + size > len(conn.send_buffer):
             return False
         conn._rtt_seq = None  # Karn (MUST-18)

@@ -31,6 +31,7 @@ class RttEstimator:
         "_linux",
         "_max_rto",
         "_min_rto",
+        "_min_rtt",
         "_rttvar4",
         "_srtt8",
     )
@@ -59,6 +60,13 @@ class RttEstimator:
         self._srtt8: int | None = None  # 8 * SRTT
         self._rttvar4 = 0  # 4 * RTTVAR (= K * RTTVAR)
         self._backoffs = 0
+        self._min_rtt: int | None = None
+
+    @property
+    def min_rtt(self) -> int | None:
+        """The smallest RTT sample so far (microseconds), or None (Linux's tcp_min_rtt,
+        without its 5-minute window)."""
+        return self._min_rtt
 
     @property
     def srtt(self) -> int | None:
@@ -102,6 +110,8 @@ class RttEstimator:
         """
         if rtt < 0:
             raise ValueError(f"negative RTT sample {rtt}")
+        if self._min_rtt is None or rtt < self._min_rtt:
+            self._min_rtt = rtt
         if self._srtt8 is None:
             self._srtt8 = rtt << 3
             self._rttvar4 = rtt << 1  # 4 * (R / 2)
