@@ -169,7 +169,28 @@ def test_qdisc_limit_zero_drops_output() -> None:
     # The handshake measured 100 ms, so the RTO is 100 + 4 * 50 = 300 ms.
     text += "+0 `tc qdisc del dev tun0 root`\n+.3 > P. 1:11(10) ack 1\n"
     result = run(text)
-    assert result.passed, result.message  # the first copy was dropped; the RTO resent it
+    # The device refused the data, so it stayed unsent (not in flight); the
+    # probe timer (one RTO) sent it once the qdisc was gone.
+    assert result.passed, result.message
+
+
+def test_route_metrics_set_the_mss() -> None:
+    """`ip route change ... advmss N mtu lock M`: our SYN,ACK advertises N and
+    the send MSS is capped by the path MTU M less the headers."""
+    text = """
+`sysctl -q net.ipv4.tcp_sack=0 net.ipv4.tcp_timestamps=0 net.ipv4.tcp_window_scaling=0
+ip route change 192.0.2.1 via 192.168.0.1 dev tun0 advmss 1400 mtu lock 1300`
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 < S 0:0(0) win 65535 <mss 1460>
++0 > S. 0:0(0) ack 1 <mss 1400>
++.1 < . 1:1(0) ack 1 win 65535
++0 accept(3, ..., ...) = 4
++0 %{ assert tcpi_snd_mss == 1260, tcpi_snd_mss; assert tcpi_advmss == 1400 }%
+"""
+    result = run(text)
+    assert result.passed, result.message
 
 
 def test_sysctls_map_onto_the_config() -> None:

@@ -219,6 +219,17 @@ def run_shell(command: str, config: TcpConfig, script_dir: Path, *, depth: int =
                 result.applied.append(raw)
             else:
                 result.ignored.append(raw)
+        elif program == "ip" and len(words) > 2 and words[1] in ("route", "ro", "r"):
+            advmss, mtu = _route_metrics(words[2:])
+            if advmss is not None or mtu is not None:
+                result.config = replace(
+                    result.config,
+                    route_advmss=result.config.route_advmss if advmss is None else advmss,
+                    route_mtu=result.config.route_mtu if mtu is None else mtu,
+                )
+                result.applied.append(raw)
+            else:
+                result.ignored.append(raw)
         elif (words[0] in (".", "source") and len(words) > 1) or (
             program.endswith(".sh") and depth < 4
         ):
@@ -236,6 +247,20 @@ def run_shell(command: str, config: TcpConfig, script_dir: Path, *, depth: int =
         else:
             result.ignored.append(raw)
     return result
+
+
+def _route_metrics(words: list[str]) -> tuple[int | None, int | None]:
+    """``ip route change|replace|add ... [advmss N] [mtu [lock] N]``: the route
+    metrics synack has (TcpConfig.route_advmss, route_mtu), None where absent."""
+    found: dict[str, int] = {}
+    if words and words[0] in ("change", "replace", "add", "append"):
+        for index, word in enumerate(words[:-1]):
+            following = words[index + 1 :]
+            if following[0] == "lock" and len(following) > 1:
+                following = following[1:]
+            if word in ("advmss", "mtu") and following[0].isdigit():
+                found[word] = int(following[0])
+    return found.get("advmss"), found.get("mtu")
 
 
 def _assign(result: SysctlResult, word: str) -> None:

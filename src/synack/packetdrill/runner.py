@@ -540,7 +540,6 @@ def tcp_info(conn: Connection | None) -> dict[str, int]:
     if conn is None:
         return {"tcpi_state": 7}
     mss = max(conn.send_mss, 1)
-    unacked_bytes = int(conn.snd_max - conn.snd_una)
     cc = conn.cc
     recovery = conn.recovery_info()
     return {
@@ -550,14 +549,17 @@ def tcp_info(conn: Connection | None) -> dict[str, int]:
         "tcpi_probes": conn.probes_out,
         # Linux's icsk_backoff counts retransmission and zero-window probe backoff alike.
         "tcpi_backoff": max(conn.rtt.backoffs, conn.persist_backoff),
-        "tcpi_options": 0,
+        # TCPI_OPT_TIMESTAMPS 1, TCPI_OPT_SACK 2, TCPI_OPT_WSCALE 4 (negotiated on the SYNs)
+        "tcpi_options": (1 if conn.ts_ok else 0)
+        | (2 if conn.sack_ok else 0)
+        | (4 if conn.wscale_ok else 0),
         "tcpi_snd_wscale": conn.snd_wscale,
         "tcpi_rcv_wscale": conn.rcv_wscale,
         "tcpi_rto": conn.rtt.rto,
         "tcpi_snd_mss": conn.send_mss,
         "tcpi_rcv_mss": conn.mss_advertised,
         "tcpi_advmss": conn.mss_advertised,
-        "tcpi_unacked": (unacked_bytes + mss - 1) // mss,
+        "tcpi_unacked": conn.packets_out(),
         "tcpi_sacked": recovery["tcpi_sacked"],
         "tcpi_lost": recovery["tcpi_lost"],
         "tcpi_retrans": recovery["tcpi_retrans"],

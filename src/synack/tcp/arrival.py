@@ -139,7 +139,7 @@ def _apply_syn_options(conn: Connection, seg: Segment, now: int) -> None:
     conn.last_ack_sent = conn.rcv_nxt
     peer_mss = seg.mss
     if peer_mss is not None:
-        conn.send_mss = max(min(peer_mss, conn.mss_advertised), MIN_SEND_MSS)
+        conn.send_mss = max(min(peer_mss, conn.path_mss), MIN_SEND_MSS)
     if conn.ts_ok:
         conn.send_mss -= TIMESTAMP_SPACE
     peer_shift = seg.wscale

@@ -39,6 +39,11 @@ class TcpConfig:
     # --- segment sizes (3.7.1) ---
     mtu: int = 1500  # the interface MTU; MSS option = MTU - IP - TCP headers (MUST-67)
     user_mss: int = 0  # TCP_MAXSEG: caps the MSS we advertise and use (0 = none)
+    # The route's metrics (`ip route ... advmss N mtu lock M`): the MSS to
+    # advertise instead of the MTU's, and a path MTU below the interface's
+    # (SHLD-6: the send MSS follows the path MTU).  0 = none.
+    route_advmss: int = 0
+    route_mtu: int = 0
     default_mss_ipv4: int = 536  # send MSS when the peer sent no option (MUST-15)
     default_mss_ipv6: int = 1220
 

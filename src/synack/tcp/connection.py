@@ -134,9 +134,15 @@ class Connection:
 
         # options negotiated on the SYNs
         ipv6 = isinstance(self.local_address, IPv6Address)
-        self.mss_advertised = cfg.mtu - (IPV6_OVERHEAD if ipv6 else IPV4_OVERHEAD)
+        overhead = IPV6_OVERHEAD if ipv6 else IPV4_OVERHEAD
+        # What our MSS option says: the route's advmss metric, else the MTU's
+        # (MUST-67); and the largest segment the path takes (the send MSS is
+        # never above it, whatever the peer's option says: MUST-16, SHLD-6).
+        self.mss_advertised = cfg.route_advmss or cfg.mtu - overhead
+        self.path_mss = (cfg.route_mtu or cfg.mtu) - overhead
         if cfg.user_mss:
             self.mss_advertised = min(self.mss_advertised, cfg.user_mss)  # TCP_MAXSEG
+            self.path_mss = min(self.path_mss, cfg.user_mss)
         self.send_mss = cfg.default_mss_ipv6 if ipv6 else cfg.default_mss_ipv4  # MUST-15
         self.snd_wscale = 0  # shift applied to windows the peer advertises
         self.rcv_wscale = (
@@ -815,6 +821,19 @@ class Connection:
         if self.config.linux_recovery:
             return self.recovery.flight_bytes(self)
         return self.snd_nxt - self.snd_una
+
+    def packets_out(self) -> int:
+        """Segments sent and not yet acknowledged (Linux's packets_out, tcpi_unacked):
+        the scoreboard's count, else the octets outstanding in MSS."""
+        if self.config.linux_recovery and self.state.synchronized:
+            return self.recovery.packets_out
+        mss = max(self.send_mss, 1)
+        return (self.snd_max - self.snd_una + mss - 1) // mss
+
+    @property
+    def wscale_ok(self) -> bool:
+        """Window scaling is in use: both SYNs carried the option (RFC 7323 2.2)."""
+        return self._offered_wscale
 
     def packets_in_flight(self) -> int:
         """Linux's tcp_packets_in_flight(): the scoreboard's packet count, or the
