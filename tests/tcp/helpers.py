@@ -50,6 +50,7 @@ CONFIG = TcpConfig(
     timestamps=False,
     window_scale_space=0,
     linux_recovery=False,  # RFC 5681/6582 NewReno, cwnd against SND.NXT - SND.UNA
+    congestion_control="reno",  # RFC 5681 congestion avoidance, not CUBIC
     tso_packets=False,
     linux_send_buffer=False,
     slow_start_after_idle=False,

@@ -16,8 +16,10 @@ from test_options_sack import MSS, local, rel_out, sack_ack, sack_established
 from synack.tcp.config import TcpConfig
 from synack.tcp.recovery import CA_DISORDER, CA_LOSS, CA_OPEN, CA_RECOVERY
 
-LINUX = replace(CONFIG, sack=True, linux_recovery=True)
-RENO = replace(CONFIG, sack=False, linux_recovery=True)
+# Reno's arithmetic (ssthresh = cwnd/2, one segment per window in congestion
+# avoidance) keeps the numbers here simple; CUBIC's 0.7 is checked on its own.
+LINUX = replace(CONFIG, sack=True, linux_recovery=True, congestion_control="reno")
+RENO = replace(CONFIG, sack=False, linux_recovery=True, congestion_control="reno")
 
 
 def ten_out(config: TcpConfig = LINUX, segments: int = 10, extra: int = 0) -> Harness:
@@ -76,6 +78,17 @@ def test_without_sack_duplicate_acks_count_as_sacked_then_fast_retransmit() -> N
     assert info(h)["tcpi_lost"] == 1
     assert info(h)["tcpi_retrans"] == 1
     assert h.conn.cc.ssthresh == 5 * MSS  # half of cwnd, in packets (tcp_reno_ssthresh)
+
+
+def test_cubic_recovery_keeps_seven_tenths_of_the_window() -> None:
+    """With Linux's default CUBIC the fast retransmit sets ssthresh to 0.7 of
+    cwnd (bictcp_recalc_ssthresh: 10 * 717 / 1024 = 7 packets)."""
+    h = ten_out(replace(RENO, congestion_control="cubic"), extra=3)
+    for _ in range(3):
+        dupack(h)
+        rel_out(h)
+    assert info(h)["tcpi_ca_state"] == CA_RECOVERY
+    assert h.conn.cc.ssthresh == 7 * MSS
 
 
 # ---------------------------------------------------------------- RACK

@@ -131,6 +131,13 @@ def _middle(words: list[str]) -> Any:
     return int(words[1])
 
 
+def _congestion(words: list[str]) -> Any:
+    name = words[0]
+    if name not in ("cubic", "reno"):
+        raise ValueError(name)  # not a module synack has: reported as ignored
+    return name
+
+
 def _last(words: list[str]) -> Any:
     return int(words[2])
 
@@ -161,6 +168,7 @@ SYSCTLS: dict[str, tuple[tuple[str, ...], tuple[Converter, ...]]] = {
     "tcp_pacing_ss_ratio": (("pacing_ss_ratio",), (_count,)),
     "tcp_pacing_ca_ratio": (("pacing_ca_ratio",), (_count,)),
     "tcp_slow_start_after_idle": (("slow_start_after_idle",), (_flag,)),
+    "tcp_congestion_control": (("congestion_control",), (_congestion,)),
 }
 
 

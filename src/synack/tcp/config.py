@@ -68,6 +68,11 @@ class TcpConfig:
     early_retrans: int = 3  # 3 or 4: tail loss probes [net.ipv4.tcp_early_retrans]
     reordering: int = 3  # initial DupThresh, in packets [net.ipv4.tcp_reordering]
     max_reordering: int = 300  # [net.ipv4.tcp_max_reordering]
+    # "cubic" (Linux's default, RFC 9438) or "reno" (RFC 5681 congestion
+    # avoidance).  Slow start is the same; they differ in congestion avoidance
+    # and in the window after a loss (0.7 vs 0.5 of it).  The RFC 5681/6582
+    # path (linux_recovery off) always uses RFC 5681's FlightSize/2.
+    congestion_control: str = "cubic"  # [net.ipv4.tcp_congestion_control]
 
     # --- options negotiated on the SYNs ---
     sack: bool = True  # RFC 2018 selective acknowledgments  [net.ipv4.tcp_sack]

@@ -20,7 +20,7 @@ from ipaddress import IPv4Address, IPv6Address
 from synack.tcp import arrival, segmentation, timers
 from synack.tcp.buffers import ReceiveBuffer, SendBuffer
 from synack.tcp.config import TcpConfig
-from synack.tcp.congestion import NewReno
+from synack.tcp.congestion import congestion_control
 from synack.tcp.errors import os_error
 from synack.tcp.events import (
     Closed,
@@ -163,7 +163,7 @@ class Connection:
         self.send_buffer = SendBuffer(cfg.send_buffer)
         self.receive_buffer = ReceiveBuffer(cfg.receive_buffer)
         self.rtt = RttEstimator(cfg.initial_rto, cfg.min_rto, cfg.max_rto, linux=cfg.linux_rto)
-        self.cc = NewReno(self.send_mss, cfg.initial_window)
+        self.cc = congestion_control(cfg.congestion_control, self.send_mss, cfg.initial_window)
         self.recovery = Recovery(cfg.reordering)  # Linux's scoreboard, RACK-TLP, PRR
         self.nagle = cfg.nagle
         self.cork = False  # TCP_CORK: hold partial segments until uncorked

@@ -362,7 +362,7 @@ class Recovery:
             self._cwnd_reduction(conn, delivered, self.lost_out > prior_lost, advanced)
         elif advanced or (self.reordering > conn.config.reordering and delivered):
             flight = conn.snd_max - prior_una
-            conn.cc.on_ack(delivered * mss, flight)
+            conn.cc.on_ack(delivered * mss, flight, now, conn.rtt.min_rtt or 0)
         if retransmit:
             self.retransmit_lost(conn, now)
         if not self.packets_out:
@@ -591,7 +591,7 @@ class Recovery:
         self.prior_cwnd = max(cc.cwnd // mss, 1)
         self.prr_delivered = 0
         self.prr_out = 0
-        cc.ssthresh = max(self.prior_cwnd // 2, 2) * mss  # tcp_reno_ssthresh
+        cc.ssthresh = cc.loss_ssthresh(self.prior_cwnd) * mss  # icsk_ca_ops->ssthresh()
         conn.bump("fast_recoveries")
 
     def _end_cwnd_reduction(self, conn: Connection) -> None:
@@ -774,7 +774,7 @@ class Recovery:
             self.tlp_high_seq = None
             cc = conn.cc
             mss = conn.send_mss
-            cc.ssthresh = max(cc.cwnd // mss // 2, 2) * mss
+            cc.ssthresh = cc.loss_ssthresh(max(cc.cwnd // mss, 1)) * mss
             cc.cwnd = cc.ssthresh  # CWR entered and ended at once
         elif dupack and not data_sacked:
             self.tlp_high_seq = None
@@ -783,6 +783,15 @@ class Recovery:
         """tcp_enter_loss after an RTO: everything not SACKed is lost.  synack
         then goes back to SND.UNA and forgets SACK information (RFC 2018 5.1),
         so the SACK marks go too."""
+        cc = conn.cc
+        mss = conn.send_mss
+        if self.ca_state <= CA_DISORDER or self.high_seq <= conn.snd_una:
+            # A new loss episode: ssthresh from the congestion module, once.
+            cc.ssthresh = cc.loss_ssthresh(max(cc.cwnd // mss, 1)) * mss
+        cc.on_loss_state()
+        cc.cwnd = mss  # tcp_enter_loss: in flight (nothing, going back) + 1
+        cc.in_recovery = False
+        cc.dupacks = 0
         self.stop_timers()
         self.tlp_high_seq = None
         self.reno_sacked = 0

@@ -107,9 +107,10 @@ def retransmission_timeout(conn: Connection, now: int) -> None:
         return
     conn.rtt.backoff()  # RFC 6298 5.5
     conn._rtt_seq = None  # Karn (MUST-18): no sample from a retransmitted segment
-    conn.cc.on_timeout(conn.snd_max - conn.snd_una)
     if conn.config.linux_recovery:
-        conn.recovery.on_timeout(conn)  # tcp_enter_loss
+        conn.recovery.on_timeout(conn)  # tcp_enter_loss: ssthresh from the module, cwnd 1
+    else:
+        conn.cc.on_timeout(conn.snd_max - conn.snd_una)
     conn.snd_nxt = conn.snd_una  # go back: resend from the oldest unacknowledged octet
     conn._transmit(now, timeout=True)  # within SND.UNA+SND.WND, even if it shrank (SHLD-16)
     if conn.rtx_deadline is None and conn.snd_max != conn.snd_una:
