@@ -271,7 +271,13 @@ def test_right_edge_never_moves_left(steps: list[tuple[str, int]]) -> None:
 
 # 256 KiB buffers, window scaling on with the shift sized by the buffer alone (3),
 # no SACK or timestamps so the segments carry no options.
-SCALED = TcpConfig(quick_acks=0, window_scale_space=0, sack=False, timestamps=False)
+SCALED = TcpConfig(
+    quick_acks=0,
+    window_scale_space=0,
+    sack=False,
+    timestamps=False,
+    linux_receive_window=False,  # the RFC free-space window; Linux's: test_rcvwindow.py
+)
 
 
 def scaled_established(peer_shift: int | None = 7, syn_window: int = 1000) -> Harness:

@@ -141,6 +141,7 @@ Converter = Callable[[list[str]], Any]
 SYSCTLS: dict[str, tuple[tuple[str, ...], tuple[Converter, ...]]] = {
     "tcp_timestamps": (("timestamps",), (_flag,)),
     "tcp_sack": (("sack",), (_flag,)),
+    "tcp_dsack": (("dsack",), (_flag,)),
     "tcp_window_scaling": (("window_scaling",), (_flag,)),
     "tcp_syn_retries": (("syn_retries",), (_count,)),
     "tcp_synack_retries": (("synack_retries",), (_count,)),
