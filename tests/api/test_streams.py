@@ -18,6 +18,7 @@ import pytest
 
 from synack.api.streams import AsyncNetwork, SynackTransport, open_connection, start_server
 from synack.net.tun import PacketPair
+from synack.tcp import rcvwindow
 from synack.tcp.config import MS, TcpConfig
 from synack.tcp.state import State
 
@@ -136,9 +137,12 @@ def test_drain_waits_for_room_in_the_send_buffer() -> None:
         await asyncio.sleep(0.3)
         assert not drain.done()
         # The peer's reader (limit 1 KiB) paused its transport: synack's receive
-        # buffer fills and the advertised window closes.
+        # buffer fills (Linux counts its memory, skb truesize, not only bytes)
+        # and the advertised window closes: no new window is offered, and what
+        # is left of the last one (never shrunk) is less than a segment.
         peer_conn = next(iter(b.stack.connections))
-        assert peer_conn.receive_buffer.free == 0
+        assert rcvwindow.select_window(peer_conn, effects=False) == 0
+        assert peer_conn.rcv_adv - peer_conn.rcv_nxt < peer_conn.mss_advertised
         received = 0
         while received < 1_000_000:
             received += len(await peer_reader.read(65536))

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from ipaddress import IPv4Address
 
+from synack.tcp import rcvwindow
 from synack.tcp.config import TcpConfig
 from synack.tcp.connection import SHUT_WR, Connection
 from synack.tcp.events import Event
@@ -54,6 +55,9 @@ CONFIG = TcpConfig(
     tso_packets=False,
     linux_send_buffer=False,
     slow_start_after_idle=False,
+    linux_receive_window=False,
+    dsack=False,
+    accept_fin_at_zero_window=False,
 )
 
 F = TcpFlags
@@ -198,6 +202,12 @@ class Harness:
         # An idle connection's window field: the whole buffer, scaled except on SYNs
         # (RFC 7323 2.2), and clipped to 16 bits.
         shift = 0 if flags & SYN else self.conn.rcv_wscale
+        if "window" not in kw and self.conn.config.linux_receive_window:
+            # Linux's window (rcvwindow.py; its values are pinned in test_rcvwindow.py).
+            if flags & SYN:
+                kw["window"] = min(rcvwindow.initial_window(self.conn), 0xFFFF)
+            else:
+                kw["window"] = rcvwindow.window_for_segment(self.conn, effects=False) >> shift
         kw.setdefault("window", min(self.conn.config.receive_buffer >> shift, 0xFFFF))
         return out(
             flags,
@@ -240,7 +250,10 @@ def syn_sent(config: TcpConfig = CONFIG) -> Harness:
         h.mine(
             SYN,
             0,
-            window=min(config.receive_buffer, 0xFFFF),  # a SYN's window is never scaled
+            # A SYN's window is never scaled (Linux: tcp_select_initial_window).
+            window=min(rcvwindow.initial_window(h.conn), 0xFFFF)
+            if config.linux_receive_window
+            else min(config.receive_buffer, 0xFFFF),
             # Linux's layout of what the configuration offers (TSecr 0 on a SYN).
             options=syn_options(
                 h.conn.mss_advertised,

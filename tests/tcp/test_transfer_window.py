@@ -274,7 +274,12 @@ def test_right_edge_never_moves_left(steps: list[tuple[str, int]]) -> None:
 # RFC segmentation (tso_packets off): a window below one MSS is used at once
 # under 3.8.6.2.1's sender SWS rule, where Linux's tcp_snd_wnd_test waits.
 SCALED = TcpConfig(
-    quick_acks=0, window_scale_space=0, sack=False, timestamps=False, tso_packets=False
+    quick_acks=0,
+    window_scale_space=0,
+    sack=False,
+    timestamps=False,
+    tso_packets=False,
+    linux_receive_window=False,  # the RFC free-space window; Linux's: test_rcvwindow.py
 )
 
 

@@ -136,8 +136,9 @@ class SocketTable:
         if o.receive_buffer is not None:
             changes["receive_buffer"] = o.receive_buffer
             # With SO_RCVBUF set, Linux sizes the window scale from that buffer
-            # alone (the user lock keeps tcp_rmem[2] out of it).
-            changes["window_scale_space"] = 0
+            # alone (the user lock keeps tcp_rmem[2] out of it) and the buffer
+            # no longer grows by itself (SOCK_RCVBUF_LOCK).
+            changes["receive_buffer_locked"] = True
         if o.user_timeout_ms:
             changes["user_timeout"] = o.user_timeout_ms * MS
         if o.keepalive:

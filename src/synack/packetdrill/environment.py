@@ -152,6 +152,7 @@ SYSCTLS: dict[str, tuple[tuple[str, ...], tuple[Converter, ...]]] = {
     "tcp_early_retrans": (("early_retrans",), (_count,)),
     "tcp_reordering": (("reordering",), (_count,)),
     "tcp_max_reordering": (("max_reordering",), (_count,)),
+    "tcp_dsack": (("dsack",), (_flag,)),
     "tcp_window_scaling": (("window_scaling",), (_flag,)),
     "tcp_syn_retries": (("syn_retries",), (_count,)),
     "tcp_synack_retries": (("synack_retries",), (_count,)),

@@ -152,6 +152,15 @@ class ScriptRun:
         self.socket_under_test = fd
         sock = self.table.sockets.get(fd)
         self.conn_under_test = sock.conn if sock is not None else None
+        if sock is not None and sock.conn is None and sock.listener is None:
+            # A new socket: packetdrill sniffs only the socket under test, so
+            # what earlier connections sent and the script did not match (a
+            # RST from closing one with unread data, say) is no longer looked at.
+            for _, segment in self.pending:
+                self._say(f"   (not sniffed: earlier socket) {format_live(segment, self.seq_map)}")
+            self.pending.clear()
+            if self.seq_map.local_isn is not None:
+                self.seq_map = SequenceMap()  # its ISN and timestamps are its own
 
     # ------------------------------------------------------------------ the loop
 
@@ -257,10 +266,13 @@ class ScriptRun:
             raise ScriptFailure("window must be specified for inbound packets", event)
         local_port, remote_port = self._ports()
         segment = build_inbound(packet, self.seq_map, remote_port, local_port)
+        gso_size = 0
         if self.settings.mss and packet.length > self.settings.mss:
-            pass  # one GSO packet: synack's receiver sees one large segment, as the kernel's
+            # One GSO packet: synack's receiver sees one large segment, as the
+            # kernel's does, knowing its segment size (skb gso_size).
+            gso_size = self.settings.mss
         raw = encode_packet(IpPacket(self.variant.remote, self.variant.local, segment))
-        self.stack.receive(raw, self.now)
+        self.stack.receive(raw, self.now, gso_size=gso_size)
         self._flush()
 
     def _ports(self) -> tuple[int, int]:
@@ -557,7 +569,9 @@ def tcp_info(conn: Connection | None) -> dict[str, int]:
         "tcpi_rcv_wscale": conn.rcv_wscale,
         "tcpi_rto": conn.rtt.rto,
         "tcpi_snd_mss": conn.send_mss,
-        "tcpi_rcv_mss": conn.mss_advertised,
+        "tcpi_rcv_mss": conn.rwin.rcv_mss
+        if conn.config.linux_receive_window
+        else conn.mss_advertised,
         "tcpi_advmss": conn.mss_advertised,
         "tcpi_unacked": conn.packets_out(),
         "tcpi_sacked": recovery["tcpi_sacked"],

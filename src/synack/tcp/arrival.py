@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
+from synack.tcp import rcvwindow
 from synack.tcp.options import PAWS_IDLE_LIMIT, TIMESTAMP_SPACE, timestamp_older
 from synack.tcp.seq import Seq
 from synack.tcp.state import State
@@ -95,7 +96,7 @@ def _listen(conn: Connection, seg: Segment, now: int) -> None:
     # Data on a SYN is not kept (Linux without TCP Fast Open does the same).
     conn.irs = Seq(seg.seq)
     conn.rcv_nxt = conn.irs + 1
-    conn.rcv_adv = conn.rcv_nxt
+    conn.rcv_adv = conn.rcv_wup = conn.rcv_nxt
     _apply_syn_options(conn, seg, now)
     conn._choose_iss(now)
     conn.snd_wnd = seg.window  # the window in a SYN is never scaled (RFC 7323 2.2)
@@ -180,7 +181,7 @@ def _syn_sent(conn: Connection, seg: Segment, now: int) -> None:
         return
     conn.irs = Seq(seg.seq)
     conn.rcv_nxt = conn.irs + 1
-    conn.rcv_adv = conn.rcv_nxt
+    conn.rcv_adv = conn.rcv_wup = conn.rcv_nxt
     _apply_syn_options(conn, seg, now)
     if ack_acceptable:
         conn.snd_una = ack
@@ -292,13 +293,24 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
     rcv_wnd = max(conn.rcv_adv - conn.rcv_nxt, 0)
     seg_len = seg.seg_len
     rcv_nxt = conn.rcv_nxt
-    if seg_len == 0:
+    linux = conn.config.linux_receive_window
+    if linux:
+        acceptable = rcvwindow.sequence_acceptable(conn, seg_seq, seg_len, flags, rcv_wnd)
+    elif seg_len == 0:
         if rcv_wnd == 0:
             acceptable = seg_seq == rcv_nxt
         else:
             acceptable = rcv_nxt <= seg_seq and seg_seq - rcv_nxt < rcv_wnd
     elif rcv_wnd == 0:
-        acceptable = False
+        # A bare FIN at RCV.NXT while the window is zero: Table 6 finds it
+        # unacceptable (SEG.LEN = 1, RCV.WND = 0); Linux accepts it (see
+        # TcpConfig.accept_fin_at_zero_window).
+        acceptable = (
+            conn.config.accept_fin_at_zero_window
+            and seg_len == 1
+            and bool(flags & _FIN)
+            and seg_seq == rcv_nxt
+        )
     else:
         end = seg_seq + (seg_len - 1)
         acceptable = (rcv_nxt <= seg_seq and seg_seq - rcv_nxt < rcv_wnd) or (
@@ -314,10 +326,16 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
                 return
         # "special allowance should be made to accept valid ACKs, URGs, and RSTs"
         # when RCV.WND is zero: process the ACK, drop the text.
-        elif rcv_wnd == 0 and seg_seq == rcv_nxt and flags & _ACK and not flags & _SYN:
+        elif (
+            not linux and rcv_wnd == 0 and seg_seq == rcv_nxt and flags & _ACK and not flags & _SYN
+        ):
             zero_window_allowance = True
         else:
             conn.ack_now = True  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+            if seg.payload and seg_seq < rcv_nxt:
+                # An old duplicate: report it (RFC 2883; Linux tcp_send_dupack).
+                end = seg_seq + len(seg.payload)
+                rcvwindow.set_dsack(conn, seg_seq, end if end < rcv_nxt else rcv_nxt)
             conn.drop(seg, DropReason.SEQ_UNACCEPTABLE, now)
             return
 
@@ -410,6 +428,11 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
     # ---- seventh and eighth: segment text, then FIN
     payload = seg.payload
     fin = bool(flags & _FIN)
+    if linux:
+        if payload or fin:
+            _linux_text(conn, seg, seg_seq, payload, fin, now)
+        _fin_wait_1_acked(conn, now)
+        return
     if payload or fin:
         # Trim what lies before RCV.NXT or beyond the window (3.10.7.4 first step).
         start = seg_seq
@@ -423,6 +446,48 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
             fin = False
         _text_and_fin(conn, seg, start, payload, fin, now)
     _fin_wait_1_acked(conn, now)
+
+
+def _linux_text(
+    conn: Connection, seg: Segment, seg_seq: Seq, payload: bytes | memoryview, fin: bool, now: int
+) -> None:
+    """The seventh step as Linux's tcp_data_queue: data at RCV.NXT is queued
+    whole (no trimming to the window: tcp_sequence judged its end), except into
+    a zero window -- where a bare FIN is still taken (accept_fin_at_zero_window;
+    RFC 9293 3.10.7.4 would drop it); old data is ACKed at once with a D-SACK;
+    data starting beyond the window is dropped; the rest is out of order."""
+    rcv_nxt = conn.rcv_nxt
+    window = max(conn.rcv_adv - rcv_nxt, 0)
+    end = seg_seq + len(payload) + fin
+    conn.dsack = None
+    if seg_seq == rcv_nxt:
+        if window == 0 and not (not payload and fin and conn.config.accept_fin_at_zero_window):
+            conn.ack_now = True
+            conn.drop(seg, DropReason.RECEIVE_BUFFER_FULL, now, "zero window")
+            return
+        if not payload and not rcvwindow.can_ingest(conn, 0):
+            # A bare FIN while memory is over the limit is taken (it costs
+            # nothing), with the immediate zero-window ACK of ICSK_ACK_NOMEM.
+            conn.rwin.nomem = True
+            conn.ack_now = True
+    elif end <= rcv_nxt:
+        rcvwindow.set_dsack(conn, seg_seq, end)
+        conn.ack_now = True
+        conn.drop(seg, DropReason.DUPLICATE_DATA, now)
+        return
+    elif seg_seq >= rcv_nxt + window:
+        conn.ack_now = True
+        conn.drop(seg, DropReason.SEQ_UNACCEPTABLE, now, "beyond the window")
+        return
+    elif seg_seq < rcv_nxt:
+        rcvwindow.set_dsack(conn, seg_seq, rcv_nxt)
+        if window == 0:
+            conn.ack_now = True
+            conn.drop(seg, DropReason.RECEIVE_BUFFER_FULL, now, "zero window")
+            return
+        payload = payload[rcv_nxt - seg_seq :]
+        seg_seq = rcv_nxt
+    _text_and_fin(conn, seg, seg_seq, payload, fin, now)
 
 
 def _update_ts_recent(
@@ -593,14 +658,33 @@ def _text_and_fin(
         buffer = conn.receive_buffer
         # A held out-of-order FIN marks a gap too: data before it fills (part of) it.
         held_before = buffer.out_of_order_bytes or conn._peer_fin_seq is not None
-        grown = buffer.add(offset, payload)
-        if grown:
+        linux = conn.config.linux_receive_window
+        if linux:
+            added = rcvwindow.queue_data(conn, seg, offset, payload, now)
+            if added is None:
+                return
+            grown = added
+        else:
+            grown = buffer.add(offset, payload)
             conn.rcv_nxt = conn.rcv_nxt + grown
+        if grown:
             conn.deliver_events_for_data()
         if offset > 0 or held_before or (grown < len(payload) and offset == 0):
             # Out of order, filling a hole, or no room: ACK at once (RFC 5681 4.2,
             # MAY-13).
             conn.ack_now = True
+        elif linux:
+            # __tcp_ack_snd_check: more than one MSS since the last ACK with the
+            # window not shrinking, or quick ACKs left; else a delayed ACK.
+            if rcvwindow.ack_now_for_data(conn):
+                conn.ack_now = True
+            elif conn._quick_acks > 0 and not (fin and conn.config.delay_fin_ack):
+                # Not for data carrying the FIN: tcp_fin() enters pingpong
+                # mode, which turns quick ACKs off (see below).
+                conn._quick_acks -= 1
+                conn.ack_now = True
+            elif conn.delack_deadline is None:
+                conn.delack_deadline = now + conn.config.delayed_ack  # MUST-40
         else:
             conn._unacked_bytes += grown
             if conn._quick_acks > 0 and not (fin and conn.config.delay_fin_ack):
@@ -645,6 +729,7 @@ def _fin(conn: Connection, now: int) -> None:
         return
     conn.fin_received = True
     conn.rcv_nxt = conn.rcv_nxt + 1
+    conn.dsack = None  # Linux tcp_fin: tcp_sack_reset forgets a pending D-SACK too
     conn.peer_finished()
     if state in (S.SYN_RECEIVED, S.ESTABLISHED):
         conn._set_state(S.CLOSE_WAIT, "rcv FIN", now)

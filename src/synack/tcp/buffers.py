@@ -12,6 +12,7 @@ is amortised O(bytes removed) however large the buffer is.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections import deque
 
 BytesLike = bytes | bytearray | memoryview
 
@@ -129,12 +130,22 @@ class ReceiveBuffer:
 
     Adding a segment costs O(log n + its size) plus list slice moves; every
     byte is copied once into a piece and once into the in-order part.
+
+    Memory is also counted the way Linux charges sk_rmem_alloc: each add
+    brings a ``truesize`` (what the kernel's skb would cost, 0 when the caller
+    does not count), held until the application has read past the end of
+    that data (out-of-order memory moves along with its bytes).  An add that
+    overlapped data already held leaves the first overlap in ``duplicate``
+    for D-SACK (RFC 2883).
     """
 
     __slots__ = (
         "_buf",
         "_capacity",
+        "_chunks",
+        "_duplicate",
         "_next",
+        "_ooo_memory",
         "_out_of_order",
         "_piece_data",
         "_piece_starts",
@@ -142,6 +153,7 @@ class ReceiveBuffer:
         "_range_starts",
         "_recent",
         "_start",
+        "memory",
     )
 
     def __init__(self, capacity: int) -> None:
@@ -155,6 +167,10 @@ class ReceiveBuffer:
         self._range_starts: list[int] = []
         self._range_ends: list[int] = []
         self._recent: list[int] = []  # positions of recent arrivals, newest first
+        self.memory = 0  # truesize charged for everything held (Linux sk_rmem_alloc)
+        self._chunks: deque[tuple[int, int]] = deque()  # in-order (end position, truesize)
+        self._ooo_memory = 0  # the part of ``memory`` charged to out-of-order data
+        self._duplicate: tuple[int, int] | None = None
 
     @property
     def capacity(self) -> int:
@@ -194,40 +210,57 @@ class ReceiveBuffer:
         if begin >= end:
             return b""
         data = bytes(self._buf[begin:end])
+        if self._chunks:
+            read_to = self._next - (len(self._buf) - end)  # absolute position read up to
+            chunks = self._chunks
+            while chunks and chunks[0][0] <= read_to:
+                self.memory -= chunks.popleft()[1]
         self._start = end
         if end > len(self._buf) >> 1:  # compact: amortised O(1) per byte
             del self._buf[:end]
             self._start = 0
         return data
 
-    def add(self, offset: int, data: BytesLike) -> int:
+    def add(self, offset: int, data: BytesLike, *, clip: bool = True, truesize: int = 0) -> int:
         """Store ``data`` whose first byte is ``offset`` bytes after the next expected byte.
 
-        ``offset >= 0`` (ValueError otherwise); 0 means in order.  Bytes beyond
-        ``capacity`` counted from the next expected byte (``offset + i >=
-        capacity - len(self)``) are not stored: they are outside the window.
+        ``offset >= 0`` (ValueError otherwise); 0 means in order.  With
+        ``clip``, bytes beyond ``capacity`` counted from the next expected byte
+        (``offset + i >= capacity - len(self)``) are not stored: they are
+        outside the window (without, the caller has judged memory itself).
         Bytes already held out of order are kept (the first copy wins) and new
         bytes fill the gaps between them.  When the in-order edge advances,
         out-of-order data that became contiguous joins the in-order part.
+        ``truesize`` is charged to ``memory`` until the data is read.
         Returns how much the in-order part grew (the caller advances RCV.NXT
         by that).
         """
         if offset < 0:
             raise ValueError(f"add({offset}, ...): offset must be >= 0")
         view = byte_view(data)
-        room = self._capacity - len(self) - offset
-        if room <= 0 or not len(view):
+        self._duplicate = None
+        if clip:
+            room = self._capacity - len(self) - offset
+            if room <= 0 or not len(view):
+                return 0
+            if len(view) > room:
+                view = view[:room]
+        elif not len(view):
             return 0
-        if len(view) > room:
-            view = view[:room]
+        self.memory += truesize
         if offset:
+            self._ooo_memory += truesize
             self._add_out_of_order(self._next + offset, view)
             return 0
         before = self._next
         if not self._range_starts:  # the common case: nothing held out of order
             self._buf += view
             self._next += len(view)
+            if truesize:
+                self._chunks.append((self._next, truesize))
             return len(view)
+        if truesize:  # before _advance adds the out-of-order data's own chunk
+            self._chunks.append((before + len(view), truesize))
         gap = self._range_starts[0] - self._next
         if len(view) <= gap:
             self._buf += view
@@ -238,6 +271,22 @@ class ReceiveBuffer:
             self._add_out_of_order(self._next, view[gap:])
         self._advance()
         return self._next - before
+
+    def take_duplicate(self) -> tuple[int, int] | None:
+        """The first stretch of the last add that was already held, as offsets
+        ``(start, end)`` from the next expected byte (negative once delivered),
+        or None; reading it clears it."""
+        duplicate = self._duplicate
+        if duplicate is None:
+            return None
+        self._duplicate = None
+        return duplicate[0] - self._next, duplicate[1] - self._next
+
+    @property
+    def highest_end(self) -> int:
+        """Offset from the next expected byte of the end of the highest
+        out-of-order data held (0 when none)."""
+        return self._range_ends[-1] - self._next if self._range_ends else 0
 
     def sack_blocks(self) -> list[tuple[int, int]]:
         """Out-of-order ranges as ``(start_offset, end_offset)`` from the next expected byte.
@@ -272,6 +321,12 @@ class ReceiveBuffer:
     def _add_out_of_order(self, start: int, view: memoryview) -> None:
         """Hold ``view`` (absolute ``start`` >= the next expected byte), filling gaps only."""
         end = start + len(view)
+        # RFC 2883: remember the first stretch of this add that is already held.
+        range_starts = self._range_starts
+        range_ends = self._range_ends
+        index = bisect_right(range_ends, start)
+        if index < len(range_starts) and range_starts[index] < end:
+            self._duplicate = (max(start, range_starts[index]), min(end, range_ends[index]))
         starts = self._piece_starts
         pieces = self._piece_data
         # Pieces lo..hi-1 overlap [start, end).
@@ -306,8 +361,6 @@ class ReceiveBuffer:
             pieces[lo:hi] = new_pieces
             self._out_of_order += added
         # Merge [start, end) into the ranges; touching ranges join too.
-        range_starts = self._range_starts
-        range_ends = self._range_ends
         first = bisect_left(range_ends, start)
         last = bisect_right(range_starts, end, first)
         if first < last:
@@ -339,5 +392,15 @@ class ReceiveBuffer:
         del self._piece_data[:count]
         del range_starts[0]
         del self._range_ends[0]
-        self._out_of_order -= end - self._next
+        moved = end - self._next
+        self._out_of_order -= moved
         self._next = end
+        if self._ooo_memory:
+            # The memory of the out-of-order data moves along with its bytes.
+            share = (
+                self._ooo_memory
+                if not self._out_of_order
+                else self._ooo_memory * moved // (self._out_of_order + moved)
+            )
+            self._ooo_memory -= share
+            self._chunks.append((end, share))

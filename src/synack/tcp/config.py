@@ -55,6 +55,20 @@ class TcpConfig:
     # 0, 14), as Linux's tcp_select_initial_window: room for the largest buffer the
     # receive side may grow to (6 MiB gives 7, 15 MiB gives 8).
     window_scale_space: int = 6 * 1024 * 1024  # [net.ipv4.tcp_rmem[2]]
+    # SO_RCVBUF was set (Linux's SOCK_RCVBUF_LOCK): the window scale and the window
+    # clamp follow that buffer alone, and the buffer never grows by itself.
+    receive_buffer_locked: bool = False
+    # Linux's receive window (tcp_select_initial_window, __tcp_select_window,
+    # tcp_grow_window, receive memory counted in skb truesize with scaling_ratio,
+    # tcp_sequence's end-of-segment check): see rcvwindow.py.  Off, the window is
+    # the free buffer space with RFC 9293 receiver SWS avoidance (MUST-39) and the
+    # sequence check is Table 6 of 3.10.7.4 exactly.
+    linux_receive_window: bool = True
+    # A bare FIN at RCV.NXT is accepted while the receive window is zero (Linux
+    # tcp_sequence / tcp_data_queue; RFC 9293 3.10.7.4 finds SEG.LEN = 1 with
+    # RCV.WND = 0 unacceptable).  Breaks FIN/ACK loops with peers that send a FIN
+    # into a closed window.
+    accept_fin_at_zero_window: bool = True
     initial_window: int = 10  # segments (RFC 6928)  [Linux TCP_INIT_CWND]
 
     # --- loss recovery ---
@@ -76,6 +90,7 @@ class TcpConfig:
 
     # --- options negotiated on the SYNs ---
     sack: bool = True  # RFC 2018 selective acknowledgments  [net.ipv4.tcp_sack]
+    dsack: bool = True  # RFC 2883 duplicate SACKs in our ACKs  [net.ipv4.tcp_dsack]
     timestamps: bool = True  # RFC 7323 timestamps and PAWS (MAY-10)  [net.ipv4.tcp_timestamps]
     timestamp_tick: int = 1 * MS  # microseconds per TSval tick (RFC 7323 5.4)  [Linux: 1 ms]
 

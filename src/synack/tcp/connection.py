@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 
-from synack.tcp import arrival, segmentation, timers
+from synack.tcp import arrival, rcvwindow, segmentation, status, timers
 from synack.tcp.buffers import ReceiveBuffer, SendBuffer
 from synack.tcp.config import TcpConfig
 from synack.tcp.congestion import congestion_control
@@ -38,7 +38,6 @@ from synack.tcp.options import (
     own_segment_options,
     own_syn_options,
     timestamp_value,
-    window_shift,
 )
 from synack.tcp.recovery import Recovery
 from synack.tcp.rtt import RttEstimator
@@ -131,6 +130,7 @@ class Connection:
         # Urgent pointers (3.8.5): the first octet after the urgent data, or None.
         self.snd_up: Seq | None = None  # SND.UP
         self.rcv_up: Seq | None = None  # RCV.UP
+        self.rcv_wup = Seq(0)  # RCV.NXT when that window was advertised (Linux rcv_wup)
 
         # options negotiated on the SYNs
         ipv6 = isinstance(self.local_address, IPv6Address)
@@ -145,9 +145,7 @@ class Connection:
             self.path_mss = min(self.path_mss, cfg.user_mss)
         self.send_mss = cfg.default_mss_ipv6 if ipv6 else cfg.default_mss_ipv4  # MUST-15
         self.snd_wscale = 0  # shift applied to windows the peer advertises
-        self.rcv_wscale = (
-            window_shift(cfg.window_scale_space, cfg.receive_buffer) if cfg.window_scaling else 0
-        )
+        self.rcv_wscale = rcvwindow.offered_wscale(cfg)
         self.wscale_offer = self.rcv_wscale  # the shift our SYN offers
         self._offered_wscale = False  # a passive open answers the peer's wscale
         self.sack_ok = False  # both SYNs carried SACK-permitted (RFC 2018 2)
@@ -159,6 +157,10 @@ class Connection:
             ts_offset = derived_ts_offset(isn, local, remote) if iss is None else 0
         self.ts_offset = ts_offset & 0xFFFFFFFF
         self.scoreboard = SackScoreboard()  # what the peer SACKed of our data
+        self.dsack: tuple[Seq, Seq] | None = None  # RFC 2883 block for the next ACK
+        self.rwin = rcvwindow.ReceiveWindow()  # Linux's receive-window variables
+        self.accepted = True  # the application holds it (False until accept() for a passive open)
+        self.gso_size = 0  # the segment size of the aggregate being received (0: not one)
 
         self.send_buffer = SendBuffer(cfg.send_buffer)
         self.receive_buffer = ReceiveBuffer(cfg.receive_buffer)
@@ -248,6 +250,7 @@ class Connection:
         if now is not None:
             self._last_now = now
         self.passive = True
+        self.accepted = False
         self._set_state(State.LISTEN, "passive OPEN", self._last_now)
 
     def _choose_iss(self, now: int) -> None:
@@ -345,11 +348,13 @@ class Connection:
         self._readable_signalled = False
         # Window update (3.8.6.2.2): once reading has opened the window enough
         # to matter (it at least doubles, as Linux's tcp_cleanup_rbuf), say so.
-        if self.state.synchronized and not self.fin_received:
-            advertised = max(self.rcv_adv - self.rcv_nxt, 0)
-            if self._window_to_advertise() >= 2 * advertised + self.mss_advertised:
-                self.ack_now = True
-                self._wake()
+        if (
+            self.state.synchronized
+            and not self.fin_received
+            and rcvwindow.window_update_after_read(self)
+        ):
+            self.ack_now = True
+            self._wake()
         return data
 
     # ------------------------------------------------------------------ CLOSE (3.10.4)
@@ -440,45 +445,17 @@ class Connection:
 
     def status(self) -> dict[str, object]:
         """A snapshot of the TCB (STATUS call, 3.10.6; shaped like Linux's tcp_info)."""
-        return {
-            "state": str(self.state),
-            "local": (str(self.local_address), self.local_port),
-            "remote": (str(self.remote_address), self.remote_port),
-            "iss": int(self.iss),
-            "irs": int(self.irs),
-            "snd_una": int(self.snd_una),
-            "snd_nxt": int(self.snd_nxt),
-            "snd_wnd": self.snd_wnd,
-            "rcv_nxt": int(self.rcv_nxt),
-            "rcv_wnd": self._window_to_advertise(),
-            "send_mss": self.send_mss,
-            "advmss": self.mss_advertised,
-            "snd_wscale": self.snd_wscale,
-            "rcv_wscale": self.rcv_wscale,
-            "sack_ok": self.sack_ok,
-            "ts_ok": self.ts_ok,
-            "ts_recent": self.ts_recent,
-            "sacked": self.recovery.sacked_bytes
-            if self.config.linux_recovery
-            else self.scoreboard.sacked_bytes,
-            "cwnd": self.cc.cwnd,
-            "ssthresh": self.cc.ssthresh,
-            "srtt": self.rtt.srtt,
-            "rttvar": self.rtt.rttvar,
-            "rto": self.rtt.rto,
-            "retransmits": self.retries,
-            "unacked": self.snd_max - self.snd_una,
-            "send_buffered": len(self.send_buffer),
-            "receive_buffered": len(self.receive_buffer),
-            "stats": dict(self.stats),
-        }
+        return status.snapshot(self)
 
     # ------------------------------------------------------------------ inputs
 
-    def receive(self, segment: Segment, now: int) -> None:
-        """SEGMENT ARRIVES (3.10.7).  Never raises for anything the network sends."""
+    def receive(self, segment: Segment, now: int, *, gso_size: int = 0) -> None:
+        """SEGMENT ARRIVES (3.10.7).  Never raises for anything the network sends.
+        ``gso_size``: the segment is an aggregate (GRO/GSO) of segments this long."""
         self._last_now = now
+        self.gso_size = gso_size
         arrival.segment_arrives(self, segment, now)
+        self.gso_size = 0
         self._wake()
 
     def on_timer(self, now: int) -> None:
@@ -550,7 +527,10 @@ class Connection:
         urgent = 0
         if int(flags) & _SYN:
             # Never scaled (RFC 7323 2.2), so not rounded to the shift either.
-            window = min(self.receive_buffer.free, 0xFFFF)
+            if self.config.linux_receive_window:
+                window = min(rcvwindow.initial_window(self), 0xFFFF)
+            else:
+                window = min(self.receive_buffer.free, 0xFFFF)
         else:
             if self.snd_up is not None:
                 flags, urgent = self._urgent_field(seq, flags)
@@ -623,20 +603,14 @@ class Connection:
         """Our TSval at ``now`` (RFC 7323 5.4): ``now // timestamp_tick + ts_offset`` mod 2**32."""
         return timestamp_value(now, self.config.timestamp_tick, self.ts_offset)
 
-    def _window_to_advertise(self) -> int:
+    def _window_to_advertise(self, *, effects: bool = True) -> int:
         """RCV.WND with receiver SWS avoidance (MUST-39, 3.8.6.2.2): the right edge
         only moves on by at least min(RCV.BUFF/2, MSS), and never moves left
         (SHLD-14).  It may stay closed as long as the application does not read
-        (MAY-8)."""
-        shift = self.rcv_wscale
-        current = max(self.rcv_adv - self.rcv_nxt, 0)
-        # What the 16-bit field can express: multiples of 2**shift, at most 0xFFFF << shift.
-        free = min(self.receive_buffer.free, 0xFFFF << shift) >> shift << shift
-        threshold = min(self.receive_buffer.capacity // 2, self.mss_advertised)
-        if free - current >= threshold or (free > current and free >= self.receive_buffer.capacity):
-            return free
-        # Keep the right edge where it is, rounded up so scaling never shrinks it.
-        return (current + (1 << shift) - 1) >> shift << shift
+        (MAY-8).  Linux's arithmetic (``rcvwindow``) when configured."""
+        if self.config.linux_receive_window:
+            return rcvwindow.window_for_segment(self, effects=effects)
+        return rcvwindow.rfc_window(self)
 
     def _ack_sent(self, segment: Segment) -> None:
         """Bookkeeping after any segment carrying an ACK left (3.8.6.3).  ACKs are
@@ -648,7 +622,13 @@ class Connection:
         self.last_ack_sent = Seq(segment.ack)  # RFC 7323 4.3
         shift = 0 if int(segment.flags) & _SYN else self.rcv_wscale
         edge = self.rcv_nxt + (segment.window << shift)
-        if edge > self.rcv_adv:
+        self.rcv_wup = self.rcv_nxt
+        if self.config.linux_receive_window:
+            # tcp_select_window: rcv_wup and rcv_wnd as sent; only a window closed
+            # for want of memory moves the right edge back (ICSK_ACK_NOMEM).
+            self.rwin.nomem = False
+            self.rcv_adv = edge
+        elif edge > self.rcv_adv:
             self.rcv_adv = edge
 
     # ------------------------------------------------------------------ transmission
@@ -929,6 +909,8 @@ class Connection:
             self.arm_keepalive(now)
             if old in (State.SYN_SENT, State.SYN_RECEIVED, State.LISTEN):  # LISTEN: teaching
                 self._events.append(Established())
+                if self.config.linux_receive_window:
+                    rcvwindow.init_buffer_space(self)
             if self.fin_queued:  # CLOSE in SYN-RECEIVED is served now (3.10.4)
                 self._set_state(State.FIN_WAIT_1, "CLOSE (queued)", now)
         elif new is State.FIN_WAIT_2:

@@ -127,11 +127,16 @@ def own_segment_options(conn: Connection, flags: int) -> tuple[TcpOption, ...]:
         tsval = (conn._last_now // conn.config.timestamp_tick + conn.ts_offset) & _MASK
         timestamps = Timestamps(tsval, conn.ts_recent)
     buffer = conn.receive_buffer
-    if conn.sack_ok and int(flags) & _ACK and buffer.out_of_order_bytes:
+    if conn.sack_ok and int(flags) & _ACK and (buffer.out_of_order_bytes or conn.dsack):
         # Buffer offsets count from the next expected octet: RCV.NXT, less the
         # peer's FIN if it is in (no data after it is acceptable anyway).
         edge = conn.rcv_nxt - 1 if conn.fin_received else conn.rcv_nxt
         blocks = [(int(edge + start), int(edge + end)) for start, end in buffer.sack_blocks()]
+        dsack = conn.dsack
+        if dsack is not None:
+            # RFC 2883: a D-SACK block goes first, once (Linux tcp_options_write).
+            blocks.insert(0, (int(dsack[0]), int(dsack[1])))
+            conn.dsack = None
         return segment_options(timestamps, blocks)
     if timestamps is None:
         return ()

@@ -181,6 +181,7 @@ class Stack:
             conn = listener.accept_queue.popleft()
             self._parent.pop(conn, None)
             if conn.four_tuple in self._connections or conn.state is not State.CLOSED:
+                conn.accepted = True
                 return conn
         raise os_error(errno.EAGAIN)
 
@@ -242,8 +243,11 @@ class Stack:
 
     # ------------------------------------------------------------------ inputs
 
-    def receive(self, packet: bytes | bytearray | memoryview, now: int) -> None:
-        """One IP datagram from the network.  Never raises for its contents."""
+    def receive(
+        self, packet: bytes | bytearray | memoryview, now: int, *, gso_size: int = 0
+    ) -> None:
+        """One IP datagram from the network.  Never raises for its contents.
+        ``gso_size``: the datagram is a GRO/GSO aggregate of segments this long."""
         self._now = now
         try:
             parsed = parse_packet(packet)
@@ -266,7 +270,7 @@ class Stack:
             if conn.state is State.TIME_WAIT and self._reopens_time_wait(conn, seg):
                 self._forget(conn, now, "new SYN reopens the 4-tuple (MAY-2)")
             else:
-                conn.receive(seg, now)
+                conn.receive(seg, now, gso_size=gso_size)
                 self._dirty[conn] = None
                 return
         listener = self._find_listener(parsed.dst, seg.dst_port)

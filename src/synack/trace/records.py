@@ -47,6 +47,7 @@ class DropReason(enum.Enum):
     SYN_RECEIVED_BAD_ACK = "unacceptable ACK in SYN-RECEIVED (RST sent)"
     DATA_AFTER_FIN = "data or FIN after the peer's FIN"
     RECEIVE_BUFFER_FULL = "no room in the receive buffer"
+    DUPLICATE_DATA = "data received before (ACK sent, with a D-SACK when in use)"
     TIME_WAIT = "segment to a TIME-WAIT connection"
     CLOSED = "segment to a closed connection"
 
