@@ -15,6 +15,7 @@ from test_options_sack import MSS, local, rel_out, sack_ack, sack_established
 
 from synack.tcp.config import TcpConfig
 from synack.tcp.recovery import CA_DISORDER, CA_LOSS, CA_OPEN, CA_RECOVERY
+from synack.tcp.status import recovery_info
 
 # Reno's arithmetic (ssthresh = cwnd/2, one segment per window in congestion
 # avoidance) keeps the numbers here simple; CUBIC's 0.7 is checked on its own.
@@ -37,7 +38,7 @@ def _plain(config: TcpConfig) -> Harness:
 
 
 def info(h: Harness) -> dict[str, int]:
-    return h.conn.recovery_info()
+    return recovery_info(h.conn)
 
 
 def dupack(h: Harness) -> None:

@@ -50,6 +50,7 @@ from synack.packetdrill.syscalls import (
 from synack.tcp.config import SECOND, TcpConfig
 from synack.tcp.connection import Connection
 from synack.tcp.stack import Stack
+from synack.tcp.status import recovery_info
 from synack.trace.records import Record, SegmentDropped, SegmentSent, StateChanged
 from synack.wire.ip import Packet as IpPacket
 from synack.wire.ip import encode_packet, parse_packet
@@ -553,7 +554,7 @@ def tcp_info(conn: Connection | None) -> dict[str, int]:
         return {"tcpi_state": 7}
     mss = max(conn.send_mss, 1)
     cc = conn.cc
-    recovery = conn.recovery_info()
+    recovery = recovery_info(conn)
     return {
         "tcpi_state": _LINUX_STATES[str(conn.state)],
         "tcpi_ca_state": recovery["tcpi_ca_state"],

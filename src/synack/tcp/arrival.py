@@ -20,6 +20,7 @@ from synack.tcp import rcvwindow
 from synack.tcp.options import PAWS_IDLE_LIMIT, TIMESTAMP_SPACE, timestamp_older
 from synack.tcp.seq import Seq
 from synack.tcp.state import State
+from synack.tcp.urgent import urgent_pointer_received
 from synack.trace.records import DropReason, SegmentReceived
 from synack.wire.tcp import Segment, TcpFlags, Timestamps
 
@@ -423,7 +424,7 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
 
     # ---- sixth: URG (3.8.5).  The urgent data itself stays inline, in order.
     if flags & _URG and state in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
-        conn.urgent_pointer_received(seg_seq + seg.urgent)
+        urgent_pointer_received(conn, seg_seq + seg.urgent)
 
     # ---- seventh and eighth: segment text, then FIN
     payload = seg.payload

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 
-from synack.tcp import arrival, rcvwindow, segmentation, status, timers
+from synack.tcp import arrival, output, rcvwindow, segmentation, status, timers
 from synack.tcp.buffers import ReceiveBuffer, SendBuffer
 from synack.tcp.config import TcpConfig
 from synack.tcp.congestion import congestion_control
@@ -29,7 +29,6 @@ from synack.tcp.events import (
     PeerFinished,
     Readable,
     Reset,
-    Urgent,
     Writable,
 )
 from synack.tcp.options import (
@@ -43,6 +42,7 @@ from synack.tcp.recovery import Recovery
 from synack.tcp.rtt import RttEstimator
 from synack.tcp.seq import Seq
 from synack.tcp.state import CAN_SEND, TEACHING_TRANSITIONS, TRANSITIONS, State
+from synack.tcp.urgent import pending_urgent, urgent_field
 from synack.trace.records import (
     DropReason,
     FourTuple,
@@ -63,14 +63,9 @@ SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2  # as the socket module
 IPV4_OVERHEAD = 20 + 20  # IP header + TCP header without options (MUST-67)
 IPV6_OVERHEAD = 40 + 20
 FLAG_ACK = TcpFlags.ACK
-FLAG_SYN = TcpFlags.SYN
 FLAG_FIN = TcpFlags.FIN
 FLAG_RST = TcpFlags.RST
-FLAG_PSH = TcpFlags.PSH
-_ACK, _SYN, _PSH = int(TcpFlags.ACK), int(TcpFlags.SYN), int(TcpFlags.PSH)  # for hot paths
-FLAG_URG = TcpFlags.URG
-FLAG_ACK_PSH = FLAG_ACK | FLAG_PSH  # precomputed: enum arithmetic is slow
-FLAG_ACK_PSH_FIN = FLAG_ACK | FLAG_PSH | FLAG_FIN
+_ACK, _SYN = int(TcpFlags.ACK), int(TcpFlags.SYN)  # for hot paths
 
 
 class IllegalTransition(RuntimeError):
@@ -524,7 +519,7 @@ class Connection:
     ) -> Segment:
         """A segment from this TCB with the current ACK and window fields; not a
         SYN, it carries the negotiated options (timestamps, SACK blocks)."""
-        urgent = 0
+        pointer = 0
         if int(flags) & _SYN:
             # Never scaled (RFC 7323 2.2), so not rounded to the shift either.
             if self.config.linux_receive_window:
@@ -533,7 +528,7 @@ class Connection:
                 window = min(self.receive_buffer.free, 0xFFFF)
         else:
             if self.snd_up is not None:
-                flags, urgent = self._urgent_field(seq, flags)
+                flags, pointer = urgent_field(self, seq, flags)
             window = min(self._window_to_advertise() >> self.rcv_wscale, 0xFFFF)
             if self.ts_ok or self.sack_ok:
                 options = own_segment_options(self, flags)
@@ -544,56 +539,15 @@ class Connection:
             int(self.rcv_nxt) if int(flags) & _ACK else 0,
             flags,
             window,
-            urgent,
+            pointer,
             options,
             payload,
         )
 
-    def _urgent_field(self, seq: Seq, flags: TcpFlags) -> tuple[TcpFlags, int]:
-        """URG and the urgent field of a segment starting at ``seq`` (3.8.5):
-        SND.UP - SEG.SEQ while the segment lies before SND.UP (MUST-62).  A
-        pointer more than 64 KiB ahead is sent as 0xFFFF when that still lies
-        within the data sent, as Linux's tcp_transmit_skb.  Urgent mode ends
-        once SND.UNA passed SND.UP."""
-        up = self.snd_up
-        assert up is not None
-        if up <= self.snd_una:
-            self.snd_up = None  # all urgent data acknowledged: normal mode
-            return flags, 0
-        if seq >= up:
-            return flags, 0
-        offset = up - seq
-        if offset <= 0xFFFF:
-            return flags | FLAG_URG, offset
-        if seq + 0xFFFF <= self.snd_max:
-            return flags | FLAG_URG, 0xFFFF
-        return flags, 0
-
     @property
     def urgent_pending(self) -> int:
-        """Octets of the peer's urgent data not yet read (MUST-33): RCV.UP minus
-        the next octet the application will read, or 0 in normal mode."""
-        up = self.rcv_up
-        if up is None:
-            return 0
-        fin = 1 if self.fin_received else 0
-        read_edge = self.rcv_nxt - fin - len(self.receive_buffer)
-        return max(up - read_edge, 0)
-
-    def urgent_pointer_received(self, up: Seq) -> None:
-        """Sixth step of 3.10.7.4: RCV.UP <- max(RCV.UP, SEG.UP); tell the
-        application when there was no pending urgent data before or the
-        pointer advanced (MUST-32)."""
-        if self.rcv_up is not None and up <= self.rcv_up:
-            return
-        previous = self.rcv_up
-        self.rcv_up = up
-        pending = self.urgent_pending
-        if pending == 0:
-            self.rcv_up = previous  # the pointer lies in data already read
-            return
-        self.bump("urgent_pointers")
-        self._events.append(Urgent(pending))
+        """Octets of the peer's urgent data not yet read (MUST-33)."""
+        return pending_urgent(self)
 
     def _syn_options(self) -> tuple[TcpOption, ...]:
         """Our SYN's or SYN,ACK's options (``options.own_syn_options``)."""
@@ -634,135 +588,9 @@ class Connection:
     # ------------------------------------------------------------------ transmission
 
     def _transmit(self, now: int, *, timeout: bool = False) -> None:
-        """One transmission burst.  With ``tso_packets`` Linux's segmentation
-        (``segmentation.write_xmit``) places PSH; otherwise the last new data
-        segment of the burst carries it (MUST-60, MUST-61, SHLD-27)."""
-        if self.output_refused and self._refused(now):
-            return
-        start = len(self._out)
-        self._transmit_burst(now, timeout=timeout)
-        if self.config.tso_packets:
-            return
-        for index in range(len(self._out) - 1, start - 1, -1):
-            segment, retransmission = self._out[index]
-            if segment.payload:
-                # New data only: a retransmission keeps its flags (Linux resends the skb).
-                if not retransmission and not int(segment.flags) & _PSH:
-                    segment.flags = segment.flags | FLAG_PSH
-                break
-
-    def _transmit_burst(self, now: int, *, timeout: bool = False) -> None:
-        """Send what the windows, Nagle and SWS avoidance allow (3.7, 3.8.6.2.1).
-
-        Full-sized segments whenever possible (SHLD-28); small writes are
-        queued, not sent one by one (MAY-16), but never indefinitely: every
-        write is pushed, and PSH marks the segment that empties the buffer
-        (MUST-60, MUST-61), once per run of segments (SHLD-27).  A window that
-        the peer shrank (usable < 0) stops new data without error (MUST-34,
-        SHLD-15).  ``timeout``: going back after a retransmission timeout.
-        """
-        if timeout and self.scoreboard:
-            # RFC 2018 5.1: after a timeout the receiver may have reneged, so the
-            # SACKed bits are turned off (Linux keeps them unless it sees reneging).
-            self.scoreboard.clear()
-        state = self.state
-        if state is State.SYN_SENT or state is State.SYN_RECEIVED:
-            if self.snd_nxt == self.iss:
-                flags = FLAG_SYN if state is State.SYN_SENT else FLAG_SYN | FLAG_ACK
-                segment = self._segment(self.iss, flags, options=self._syn_options())
-                self._emit(segment, now, first=self.snd_max == self.iss)
-                self.snd_nxt = self.iss + 1
-                if self.snd_max == self.iss:
-                    self.snd_max = self.snd_nxt
-            return
-        if state not in (
-            State.ESTABLISHED,
-            State.CLOSE_WAIT,
-            State.FIN_WAIT_1,
-            State.LAST_ACK,
-            State.CLOSING,
-        ):
-            return
-        if self.config.tso_packets:
-            nonagle = self.push_nonagle
-            self.push_nonagle = None
-            if nonagle is None or timeout:
-                nonagle = segmentation.NAGLE_PUSH if timeout else self._nonagle()
-            segmentation.write_xmit(self, now, nonagle)
-            return
-        mss = self.send_mss
-        buffered = len(self.send_buffer)
-        while True:
-            sent = self.snd_nxt - self.snd_una  # bytes (and perhaps the FIN) already sent
-            unsent = buffered - sent
-            usable = self.send_room()
-            if unsent > 0:
-                size = min(unsent, mss, usable)
-                if size <= 0:
-                    self._maybe_arm_persist(now)
-                    return
-                if size < mss:
-                    if size < unsent:
-                        # Sender SWS avoidance (MUST-38): a partial segment only
-                        # when it is at least half the largest window offered.
-                        # A retransmission timeout resends old data normally
-                        # within a window that shrank, as Linux does (SHLD-16).
-                        if size < self.max_snd_wnd // 2 and not timeout:
-                            self._maybe_arm_persist(now)
-                            return
-                    elif (self.cork or self._more) and not self.fin_queued:
-                        # TCP_CORK / MSG_MORE: only full segments go out; with
-                        # nothing in flight, the persist timer sends the held
-                        # data after an RTO (Linux's probe timer does the same).
-                        self._maybe_arm_persist(now)
-                        return
-                    elif (
-                        self.nagle
-                        and not self.fin_queued
-                        and not timeout
-                        and self._small_in_flight()
-                    ):
-                        # Nagle (SHLD-7) in Minshall's form, as Linux (RFC 9293
-                        # A.3): hold a small segment while an earlier small one
-                        # is unacknowledged.
-                        return
-                    self._small_end = self.snd_nxt + size
-                payload = self.send_buffer.peek(sent, size)
-                last = size == unsent
-                with_fin = last and self.fin_queued
-                flags = (FLAG_ACK_PSH_FIN if with_fin else FLAG_ACK_PSH) if last else FLAG_ACK
-                segment = self._segment(self.snd_nxt, flags, payload)
-                if with_fin:
-                    self.fin_seq = self.snd_nxt + size
-                self._emit(segment, now, first=self.snd_nxt == self.snd_max)
-                self.snd_nxt = self.snd_nxt + segment.seg_len
-                if self.snd_nxt > self.snd_max:
-                    self.snd_max = self.snd_nxt
-                if with_fin:
-                    return
-                continue
-            if self.fin_queued and unsent == 0:
-                segment = self._segment(self.snd_nxt, FLAG_FIN | FLAG_ACK)
-                self.fin_seq = self.snd_nxt
-                self._emit(segment, now, first=self.snd_nxt == self.snd_max)
-                self.snd_nxt = self.snd_nxt + 1
-                if self.snd_nxt > self.snd_max:
-                    self.snd_max = self.snd_nxt
-            return
-
-    def _refused(self, now: int) -> bool:
-        """The device refuses packets: send no new data or FIN; with nothing in
-        flight, the probe timer tries again (Linux's tcp_write_xmit failing,
-        then tcp_check_probe_timer arming ICSK_TIME_PROBE0 at
-        tcp_probe0_base(): the RTO, at least TCP_RTO_MIN)."""
-        if not self.state.synchronized or self.snd_max != self.snd_una:
-            return self.state.synchronized  # in flight: the RTO timer retries
-        unsent = len(self.send_buffer) - (self.snd_nxt - self.snd_una)
-        if (unsent > 0 or (self.fin_queued and self.fin_seq is None)) and (
-            self.persist_deadline is None
-        ):
-            self.persist_deadline = now + max(self.rtt.rto, self.config.min_rto)
-        return True
+        """One transmission burst (``output.transmit``); ``timeout``: going back
+        after a retransmission timeout."""
+        output.transmit(self, now, timeout=timeout)
 
     def send_room(self) -> int:
         """Octets the windows let out now: the peer's window beyond SND.NXT, and
@@ -772,27 +600,6 @@ class Connection:
         ``linux_recovery``."""
         sent = self.snd_nxt - self.snd_una
         return min(self.snd_wnd - sent, self.cc.cwnd - self.bytes_in_flight())
-
-    def recovery_info(self) -> dict[str, int]:
-        """tcp_info's loss-recovery fields: tcpi_ca_state (Open 0, Disorder 1,
-        CWR 2, Recovery 3, Loss 4), tcpi_sacked, tcpi_lost, tcpi_retrans (packets
-        now) and tcpi_reordering."""
-        if self.config.linux_recovery:
-            return self.recovery.info(self.send_mss)
-        mss = max(self.send_mss, 1)
-        if self.cc.in_recovery:
-            ca_state = 3
-        elif self.retries:
-            ca_state = 4
-        else:
-            ca_state = 0
-        return {
-            "tcpi_ca_state": ca_state,
-            "tcpi_sacked": self.scoreboard.sacked_bytes // mss,
-            "tcpi_lost": 0,
-            "tcpi_retrans": 0,
-            "tcpi_reordering": self.config.reordering,
-        }
 
     def bytes_in_flight(self) -> int:
         """Octets that count against the congestion window: with

@@ -42,3 +42,25 @@ def snapshot(conn: Connection) -> dict[str, object]:
         "receive_buffered": len(conn.receive_buffer),
         "stats": dict(conn.stats),
     }
+
+
+def recovery_info(conn: Connection) -> dict[str, int]:
+    """tcp_info's loss-recovery fields: tcpi_ca_state (Open 0, Disorder 1,
+    CWR 2, Recovery 3, Loss 4), tcpi_sacked, tcpi_lost, tcpi_retrans (packets
+    now) and tcpi_reordering."""
+    if conn.config.linux_recovery:
+        return conn.recovery.info(conn.send_mss)
+    mss = max(conn.send_mss, 1)
+    if conn.cc.in_recovery:
+        ca_state = 3
+    elif conn.retries:
+        ca_state = 4
+    else:
+        ca_state = 0
+    return {
+        "tcpi_ca_state": ca_state,
+        "tcpi_sacked": conn.scoreboard.sacked_bytes // mss,
+        "tcpi_lost": 0,
+        "tcpi_retrans": 0,
+        "tcpi_reordering": conn.config.reordering,
+    }
