@@ -60,7 +60,11 @@ NOTES: dict[str, tuple[str, str]] = {
         "partial",
         "reaching R1 is traced (a TimerFired record), not yet an application event.",
     ),
-    "SHLD-6": ("partial", "the MSS comes from the configured MTU; no path-MTU changes yet."),
+    "SHLD-6": (
+        "partial",
+        "the send MSS follows the configured path MTU (TcpConfig.route_mtu, `ip route ... mtu "
+        "lock` in packetdrill); no path-MTU discovery (ICMP) yet.",
+    ),
     "SHLD-20": (
         "n/a",
         "errors reach the application as events and raised errors; nothing to disable.",
