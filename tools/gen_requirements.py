@@ -60,6 +60,12 @@ NOTES: dict[str, tuple[str, str]] = {
         "partial",
         "reaching R1 is traced (a TimerFired record), not yet an application event.",
     ),
+    "SHLD-13": (
+        "n/a",
+        "advice to applications; synack's own applications, demos and scenarios never send "
+        "urgent data (the API still offers it, MUST-30).",
+    ),
+    "SHLD-23": ("not yet", "no API to set the DiffServ field yet (see MUST-48)."),
     "SHLD-6": (
         "partial",
         "the send MSS follows the configured path MTU (TcpConfig.route_mtu, `ip route ... mtu "
