@@ -65,7 +65,10 @@ NOTES: dict[str, tuple[str, str]] = {
         "advice to applications; synack's own applications, demos and scenarios never send "
         "urgent data (the API still offers it, MUST-30).",
     ),
-    "SHLD-23": ("not yet", "no API to set the DiffServ field yet (see MUST-48)."),
+    "SHLD-23": (
+        "n/a",
+        "advice to applications; the API allows changes during a connection (SHLD-21).",
+    ),
     "SHLD-6": (
         "partial",
         "the send MSS follows the configured path MTU (TcpConfig.route_mtu, `ip route ... mtu "
@@ -76,10 +79,11 @@ NOTES: dict[str, tuple[str, str]] = {
         "errors reach the application as events and raised errors; nothing to disable.",
     ),
     "MAY-14": ("not yet", "no FLUSH call."),
-    "MAY-9": ("not yet", "the DiffServ field is not passed up."),
-    "MUST-48": ("not yet", "no API to set the DiffServ field yet."),
-    "SHLD-21": ("not yet", "no API to set the DiffServ field yet."),
-    "SHLD-22": ("not yet", "no API to set the DiffServ field yet."),
+    "MAY-9": (
+        "implemented",
+        "the TOS octet of the latest segment is Connection.received_tos (and in status()); "
+        "no IP_RECVTOS control message in the socket API.",
+    ),
 }
 
 

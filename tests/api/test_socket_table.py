@@ -184,3 +184,27 @@ def test_bind_conflict_is_eaddrinuse() -> None:
     with pytest.raises(OSError) as info:
         table.bind(second, A, 8080)
     assert info.value.errno == errno.EADDRINUSE
+
+
+def test_ip_tos_sets_the_diffserv_field_and_can_change() -> None:
+    """MUST-48: the application sets the DiffServ field of what it sends
+    (IP_TOS); SHLD-22: IP gets it unchanged; SHLD-21: it may change during the
+    connection; MAY-9: the field received is available to the application.
+    The two ECN bits stay TCP's (as Linux's IP_TOS on a stream socket)."""
+    from synack.wire.ip import parse_packet
+
+    pair = Pair()
+    client, server = established(pair)
+    pair.a.setsockopt(client, L.SOL_IP, L.IP_TOS, [0xB8 | 0x3])  # EF, ECN bits ignored
+    assert pair.a.getsockopt(client, L.SOL_IP, L.IP_TOS) == 0xB8
+    assert pair.a.write(client, b"expedited", pair.now).result == 9
+    (packet,) = pair.a.stack.packets_to_send(pair.now)
+    assert parse_packet(packet).tos == 0xB8
+    pair.b.stack.receive(packet, pair.now)
+    conn = pair.b.get(server).conn
+    assert conn is not None and conn.received_tos == 0xB8
+    assert conn.status()["received_tos"] == 0xB8
+    pair.pump()  # the ACK goes back (Nagle would hold the next small write)
+    pair.a.setsockopt(client, L.SOL_IP, L.IP_TOS, [0x28])  # AF11, mid-connection
+    pair.a.write(client, b"bulk", pair.now)
+    assert [parse_packet(p).tos for p in pair.a.stack.packets_to_send(pair.now)] == [0x28]

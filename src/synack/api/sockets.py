@@ -153,6 +153,11 @@ class SocketTable:
             changes["fin_wait_2_timeout"] = o.linger2 * SECOND
         if o.user_mss:
             changes["user_mss"] = o.user_mss
+        if o.tos:
+            # MUST-48; set again on a connected socket it applies from the next
+            # segment on (SHLD-21: the application may change it).  The stack
+            # passes it to IP unchanged (SHLD-22).
+            changes["tos"] = o.tos
         return replace(config, **changes)  # type: ignore[arg-type]
 
     def _apply(self, sock: Socket) -> None:
@@ -456,7 +461,9 @@ class SocketTable:
                 raise os_error(errno.ENOPROTOOPT)
         elif level in (L.SOL_IP, L.SOL_IPV6):
             if name in (L.IP_TOS, L.IPV6_TCLASS):
-                o.tos = number & 0xFF
+                # The DiffServ field (MUST-48); the two ECN bits belong to TCP,
+                # as Linux's do_ip_setsockopt keeps them for stream sockets.
+                o.tos = number & 0xFC
             elif name != L.IP_MTU_DISCOVER:
                 raise os_error(errno.ENOPROTOOPT)
         else:

@@ -35,6 +35,10 @@ class TcpConfig:
 
     # --- IP ---
     ttl: int = 64  # IPv4 TTL / IPv6 hop limit, configurable (MUST-49)  [net.ipv4.ip_default_ttl]
+    # The IPv4 TOS / IPv6 traffic class octet of the segments sent: DiffServ
+    # code point and ECN bits, set by the application (MUST-48, IP_TOS /
+    # IPV6_TCLASS) and passed to IP unchanged (SHLD-22).
+    tos: int = 0
 
     # --- segment sizes (3.7.1) ---
     mtu: int = 1500  # the interface MTU; MSS option = MTU - IP - TCP headers (MUST-67)

@@ -200,6 +200,7 @@ class Connection:
         # tcp_transmit_skb fails with NET_XMIT_DROP).  New data then stays
         # unsent and the probe timer retries (TCP_RESOURCE_PROBE_INTERVAL).
         self.output_refused = False
+        self.received_tos = 0  # the TOS octet of the latest segment that arrived (MAY-9)
         self._keepalive_probes = 0
         self._rtt_seq: Seq | None = None  # a timed segment's end (Karn: only new data, MUST-18)
         self._rtt_time = 0

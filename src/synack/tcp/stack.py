@@ -270,6 +270,7 @@ class Stack:
             if conn.state is State.TIME_WAIT and self._reopens_time_wait(conn, seg):
                 self._forget(conn, now, "new SYN reopens the 4-tuple (MAY-2)")
             else:
+                conn.received_tos = parsed.tos  # MAY-9: the DiffServ field, for the application
                 conn.receive(seg, now, gso_size=gso_size)
                 self._dirty[conn] = None
                 return
@@ -309,8 +310,12 @@ class Stack:
         while dirty:
             conn = next(iter(dirty))
             del dirty[conn]
+            # The connection's own TOS octet (MUST-48), passed to IP unchanged (SHLD-22).
+            tos = conn.config.tos
             for seg in conn.segments_to_send(now):
-                packet = Packet(conn.local_address, conn.remote_address, seg, ttl=self.config.ttl)
+                packet = Packet(
+                    conn.local_address, conn.remote_address, seg, ttl=self.config.ttl, tos=tos
+                )
                 out.append(encode_packet(packet))
             self._service(conn)
         return out

@@ -40,6 +40,8 @@ def snapshot(conn: Connection) -> dict[str, object]:
         "unacked": conn.snd_max - conn.snd_una,
         "send_buffered": len(conn.send_buffer),
         "receive_buffered": len(conn.receive_buffer),
+        "tos": conn.config.tos,
+        "received_tos": conn.received_tos,
         "stats": dict(conn.stats),
     }
 
