@@ -39,11 +39,12 @@ NOTES: dict[str, tuple[str, str]] = {
     "MUST-52": ("n/a", "IP source routing is not supported."),
     "MUST-53": ("n/a", "IP source routing is not supported."),
     "SHLD-24": ("n/a", "IP source routing is not supported."),
-    "MUST-54": ("not yet", "ICMP is not processed yet."),
-    "MUST-55": ("not yet", "ICMP is not processed yet."),
-    "MUST-56": ("not yet", "ICMP is not processed yet."),
-    "SHLD-25": ("not yet", "ICMP is not processed yet."),
-    "SHLD-26": ("not yet", "ICMP is not processed yet."),
+    "MUST-56": (
+        "implemented",
+        "RFC behaviour: no abort on Destination Unreachable 0, 1, 5, Time Exceeded or "
+        "Parameter Problem, also in SYN-SENT (Linux aborts a connect at once there); the "
+        "error is reported when the connection times out.",
+    ),
     "MAY-11": ("n/a", "Record Route is an IP option; synack sends none."),
     "SHLD-8": ("not yet", "ECN is not negotiated."),
     "MAY-18": ("not yet", "ECN is not negotiated."),
@@ -70,9 +71,9 @@ NOTES: dict[str, tuple[str, str]] = {
         "advice to applications; the API allows changes during a connection (SHLD-21).",
     ),
     "SHLD-6": (
-        "partial",
-        "the send MSS follows the configured path MTU (TcpConfig.route_mtu, `ip route ... mtu "
-        "lock` in packetdrill); no path-MTU discovery (ICMP) yet.",
+        "implemented",
+        "path MTU discovery from ICMP fragmentation-needed / packet-too-big (RFC 1191, "
+        "RFC 8201; synack.tcp.icmp) and the configured route MTU (TcpConfig.route_mtu).",
     ),
     "SHLD-20": (
         "n/a",

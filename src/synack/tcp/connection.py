@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 
-from synack.tcp import arrival, output, rcvwindow, segmentation, status, timers
+from synack.tcp import arrival, icmp, output, rcvwindow, segmentation, status, timers
 from synack.tcp.buffers import ReceiveBuffer, SendBuffer
 from synack.tcp.config import TcpConfig
 from synack.tcp.congestion import congestion_control
@@ -53,6 +53,7 @@ from synack.trace.records import (
     TimerFired,
     UserCall,
 )
+from synack.wire.icmp import IcmpError as IcmpMessage
 from synack.wire.tcp import Segment, TcpFlags, TcpOption
 
 Address = IPv4Address | IPv6Address
@@ -135,6 +136,7 @@ class Connection:
         # never above it, whatever the peer's option says: MUST-16, SHLD-6).
         self.mss_advertised = cfg.route_advmss or cfg.mtu - overhead
         self.path_mss = (cfg.route_mtu or cfg.mtu) - overhead
+        self.path_mss_overhead = overhead  # IP + TCP headers: path MTU - this = MSS
         if cfg.user_mss:
             self.mss_advertised = min(self.mss_advertised, cfg.user_mss)  # TCP_MAXSEG
             self.path_mss = min(self.path_mss, cfg.user_mss)
@@ -179,6 +181,7 @@ class Connection:
         self.user_closed = False  # close() called: the application let go (orphan)
         self.read_shutdown = False
         self.error: OSError | None = None  # the pending error calls will raise
+        self.soft_error: OSError | None = None  # an ICMP soft error (Linux's sk_err_soft)
         self._reported_error = False
 
         # timers: absolute deadlines in microseconds, or None
@@ -755,6 +758,31 @@ class Connection:
         self._enter_closed(cause, now)
 
     # ------------------------------------------------------------------ helpers for arrival
+
+    def icmp_error(self, message: IcmpMessage, now: int) -> None:
+        """An ICMP error quoting one of our segments (MUST-54; ``icmp.icmp_error``)."""
+        self._last_now = now
+        icmp.icmp_error(self, message, now)
+        self._wake()
+
+    def set_send_mss(self, path_mss: int) -> None:
+        """A smaller path MTU: segments from now on are at most ``path_mss``
+        octets of TCP header options and data (the options take their room)."""
+        mss = path_mss - (12 if self.ts_ok else 0)
+        if 0 < mss < self.send_mss:
+            self.send_mss = mss
+            self.cc.mss = mss
+
+    def resend_in_flight(self, now: int) -> None:
+        """Send what is in flight again from SND.UNA, without treating it as
+        congestion (after a path MTU reduction; Linux's tcp_simple_retransmit)."""
+        self._rtt_seq = None  # Karn (MUST-18)
+        self.snd_nxt = self.snd_una
+        if self.config.linux_recovery:
+            self.recovery.mark_all_lost(self)
+        self._transmit(now, timeout=True)
+        if self.snd_max != self.snd_una:
+            self.rtx_deadline = now + self.rtt.rto
 
     @property
     def persist_backoff(self) -> int:

@@ -39,6 +39,14 @@ class Urgent(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class IcmpError(Event):
+    """An ICMP soft error about the connection (SHLD-25): it goes on (MUST-56);
+    ``error`` is what a later timeout will report instead of ETIMEDOUT."""
+
+    error: OSError
+
+
+@dataclass(frozen=True, slots=True)
 class Reset(Event):
     """The connection was reset or failed; ``error`` is what calls will raise."""
 

@@ -804,3 +804,21 @@ class Recovery:
                 self.sacked_bytes -= entry.length
             self._mark_lost(entry)
         self.fack = None
+
+    def mark_all_lost(self, conn: Connection) -> None:
+        """tcp_simple_retransmit after a path MTU reduction: what is in flight
+        was too big and is sent again, cut to the new MSS, by going back to
+        SND.UNA; the Loss state, but not a congestion signal (ssthresh and
+        cwnd stay)."""
+        self.stop_timers()
+        self.tlp_high_seq = None
+        if self.ca_state != CA_LOSS:
+            self.ca_state = CA_LOSS
+            self.high_seq = conn.snd_max
+        for entry in self.segments():
+            if entry.sacked:
+                entry.sacked = False
+                self.sacked_out -= 1
+                self.sacked_bytes -= entry.length
+            self._mark_lost(entry)
+        self.fack = None

@@ -36,6 +36,7 @@ from synack.trace.records import (
     UserCall,
 )
 from synack.wire.errors import MalformedPacket
+from synack.wire.icmp import is_icmp, parse_icmp
 from synack.wire.ip import Packet, encode_packet, parse_packet
 from synack.wire.tcp import Segment, TcpFlags
 
@@ -249,6 +250,9 @@ class Stack:
         """One IP datagram from the network.  Never raises for its contents.
         ``gso_size``: the datagram is a GRO/GSO aggregate of segments this long."""
         self._now = now
+        if is_icmp(packet):
+            self._icmp_input(packet, now)
+            return
         try:
             parsed = parse_packet(packet)
         except MalformedPacket as exc:
@@ -453,6 +457,25 @@ class Stack:
             self._send_stray(key, Segment(key[1], key[3], seg.ack, 0, TcpFlags.RST, 0), now)
         else:
             self._drop(key, seg, DropReason.LISTEN_NO_SYN, now)
+
+    def _icmp_input(self, packet: bytes | bytearray | memoryview, now: int) -> None:
+        """An ICMP(v6) datagram: errors go to the connection whose segment they
+        quote (MUST-54, synack.tcp.icmp); the rest is counted and dropped."""
+        try:
+            message = parse_icmp(packet)
+        except MalformedPacket as exc:
+            self._drop(None, None, DropReason.ICMP_MALFORMED, now, str(exc))
+            return
+        if message is None:
+            self._drop(None, None, DropReason.ICMP_IGNORED, now, "not an error about TCP")
+            return
+        key = (message.local, message.local_port, message.remote, message.remote_port)
+        conn = self._connections.get(key)
+        if conn is None:
+            self._drop(None, None, DropReason.ICMP_NO_CONNECTION, now, str(message.remote))
+            return
+        conn.icmp_error(message, now)
+        self._service(conn)
 
     def _send_stray(self, key: FourTuple, segment: Segment, now: int) -> None:
         self._record(SegmentSent(now, key, segment))

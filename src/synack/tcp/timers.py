@@ -169,8 +169,9 @@ def persist_timeout(conn: Connection, now: int) -> None:
 
 
 def _give_up(conn: Connection, now: int, cause: str) -> None:
-    """ETIMEDOUT for the application and CLOSED (Linux's tcp_write_err)."""
-    conn.error = os_error(errno.ETIMEDOUT)
+    """ETIMEDOUT for the application -- or the ICMP soft error that explains
+    the silence (RFC 1122 4.2.3.9) -- and CLOSED (Linux's tcp_write_err)."""
+    conn.error = conn.soft_error or os_error(errno.ETIMEDOUT)
     conn._events.append(Reset(conn.error))
     conn._enter_closed(cause, now)
 
@@ -193,7 +194,7 @@ def keepalive_timeout(conn: Connection, now: int) -> None:
         # Give up; tell the peer, should it be there after all, with a RST
         # (Linux's tcp_keepalive_timer sends an active reset before tcp_write_err).
         conn._out.append((conn._segment(conn.snd_max, FLAG_ACK | FLAG_RST), False))
-        conn.error = os_error(errno.ETIMEDOUT)
+        conn.error = conn.soft_error or os_error(errno.ETIMEDOUT)
         conn._events.append(Reset(conn.error))
         conn._enter_closed("keep-alive timeout", now)
         return

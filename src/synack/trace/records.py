@@ -50,6 +50,11 @@ class DropReason(enum.Enum):
     DUPLICATE_DATA = "data received before (ACK sent, with a D-SACK when in use)"
     TIME_WAIT = "segment to a TIME-WAIT connection"
     CLOSED = "segment to a closed connection"
+    ICMP_MALFORMED = "malformed ICMP message"
+    ICMP_NO_CONNECTION = "ICMP error about no connection of ours"
+    ICMP_OUT_OF_WINDOW = "ICMP error quoting a sequence number not in flight (RFC 5927)"
+    ICMP_SOURCE_QUENCH = "ICMP Source Quench: silently discarded (MUST-55)"
+    ICMP_IGNORED = "ICMP message TCP does not act on"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ REASONS = frozenset(
         "bad-total-length",  # IPv4 total length below the header length
         "bad-ip-checksum",  # IPv4 header checksum
         "not-tcp",  # IP protocol / IPv6 next header is not TCP
+        "not-icmp",  # parse_icmp: IP protocol / IPv6 next header is not ICMP(v6)
         "fragment",  # IPv4 MF or fragment offset, IPv6 fragment header
         "bad-data-offset",  # TCP data offset below 5 or past the end
         "bad-checksum",  # TCP checksum (MUST-3)
