@@ -48,7 +48,6 @@ NOTES: dict[str, tuple[str, str]] = {
     "MAY-11": ("n/a", "Record Route is an IP option; synack sends none."),
     "SHLD-8": ("not yet", "ECN is not negotiated."),
     "MAY-18": ("not yet", "ECN is not negotiated."),
-    "SHLD-4": ("not yet", "TIME-WAIT is not shortened with timestamps (RFC 6191) yet."),
     "MAY-15": (
         "not yet",
         "every write is pushed; no PUSH flag in the SEND call (MUST-60/61 apply).",
@@ -57,10 +56,6 @@ NOTES: dict[str, tuple[str, str]] = {
     "MAY-7": ("not done", "synack never sends data beyond SND.UNA+SND.WND (a MAY)."),
     "MAY-4": ("not done", "retransmissions get IP identification 0 like every segment (a MAY)."),
     "MAY-6": ("not done", "keep-alives carry no garbage octet (a MAY; Linux sends none)."),
-    "SHLD-9": (
-        "partial",
-        "reaching R1 is traced (a TimerFired record), not yet an application event.",
-    ),
     "SHLD-13": (
         "n/a",
         "advice to applications; synack's own applications, demos and scenarios never send "

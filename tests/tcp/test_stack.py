@@ -514,6 +514,27 @@ def test_new_syn_with_lower_sequence_number_gets_the_time_wait_treatment() -> No
     assert old.state is State.TIME_WAIT
 
 
+def test_newer_timestamp_reopens_time_wait_whatever_the_sequence_number() -> None:
+    """SHLD-4 (RFC 6191 2): when the old incarnation used timestamps, a SYN
+    whose TSval is newer than its TS.Recent may reopen the 4-tuple even with a
+    lower sequence number; an older TSval gets the TIME-WAIT treatment."""
+    from synack.wire.tcp import Timestamps
+
+    stack = make_stack()
+    client, old = passive_time_wait(stack)
+    old.ts_ok, old.ts_recent = True, 5000  # the old connection's timestamps
+    stale = Segment(6000, 80, 500, 0, SYN, 65535, 0, (*MSS_OPTION, Timestamps(4000, 0)))
+    stack.receive(datagram(stale), 30)
+    (reply,) = segments(stack, 30)
+    assert reply.flags == ACK and stack.connection(client.four_tuple) is old
+    fresh = Segment(6000, 80, 500, 0, SYN, 65535, 0, (*MSS_OPTION, Timestamps(6000, 0)))
+    stack.receive(datagram(fresh), 40)
+    (reply,) = segments(stack, 40)
+    assert reply.flags == SYN | ACK and reply.ack == 501
+    new = stack.connection(client.four_tuple)
+    assert new is not None and new is not old and old.state is State.CLOSED
+
+
 def test_no_reopen_when_reuse_time_wait_is_off() -> None:
     stack = make_stack(replace(CONFIG, reuse_time_wait=False))
     client, old = passive_time_wait(stack)

@@ -30,7 +30,15 @@ from helpers import (
 )
 
 from synack.tcp.config import SECOND
-from synack.tcp.events import Closed, Established, PeerFinished, Readable, Reset, Writable
+from synack.tcp.events import (
+    Closed,
+    Established,
+    PeerFinished,
+    Readable,
+    Reset,
+    Unresponsive,
+    Writable,
+)
 from synack.tcp.state import State
 from synack.trace.records import TimerFired
 
@@ -373,10 +381,11 @@ def test_give_up_after_retries2_with_timeout_error() -> None:
     h.expect_nothing()
     assert h.state is State.CLOSED
     events = h.events()
-    assert [type(e) for e in events] == [Reset, Closed]
-    assert isinstance(events[0], Reset)
-    assert isinstance(events[0].error, TimeoutError)
-    assert events[0].error.errno == errno.ETIMEDOUT
+    # R1 (3 retransmissions) was reached on the way (SHLD-9), then R2 ended it.
+    assert [type(e) for e in events] == [Unresponsive, Reset, Closed]
+    assert isinstance(events[1], Reset)
+    assert isinstance(events[1].error, TimeoutError)
+    assert events[1].error.errno == errno.ETIMEDOUT
     with pytest.raises(TimeoutError):
         h.conn.recv(10)
     assert h.transitions()[-1] == (State.ESTABLISHED, State.CLOSED)
@@ -385,8 +394,8 @@ def test_give_up_after_retries2_with_timeout_error() -> None:
 def test_default_r2_gives_up_after_924_6_seconds() -> None:
     """MUST-20 with SHLD-11 (R2 at least 100 s) and SHLD-10 (R1 at least 3
     retransmissions): Linux's tcp_retries2 = 15 with a 200 ms RTO doubling up
-    to 120 s gives up 924.6 s after sending; reaching R1 only advises the IP
-    layer (a traced event)."""
+    to 120 s gives up 924.6 s after sending; reaching R1 advises the IP layer
+    (a traced event) and tells the application, once (SHLD-9)."""
     h = established()
     h.conn.send(b"payload")
     h.take()
@@ -399,6 +408,8 @@ def test_default_r2_gives_up_after_924_6_seconds() -> None:
     assert resent == 15
     assert h.now == NOW + 924_600_000
     assert any(isinstance(r, TimerFired) and r.timer.startswith("R1") for r in h.records)
+    warnings = [e for e in h.events() if isinstance(e, Unresponsive)]
+    assert warnings == [Unresponsive(h.conn.config.retries1)]
 
 
 def test_user_timeout_gives_up_exactly() -> None:

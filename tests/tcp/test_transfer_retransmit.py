@@ -24,7 +24,7 @@ from helpers import (
 )
 
 from synack.tcp.config import SECOND
-from synack.tcp.events import Closed, Reset
+from synack.tcp.events import Closed, Reset, Unresponsive
 from synack.tcp.seq import Seq
 from synack.tcp.state import State
 from synack.wire.tcp import Segment
@@ -115,9 +115,10 @@ def test_backoff_doubles_up_to_max_rto_then_r2_gives_up() -> None:
     assert intervals == [RTO << i for i in range(10)] + [MAX_RTO] * 6
     assert h.conn.stats["retransmitted_segments"] == 15
     events = h.events()
-    assert isinstance(events[0], Reset)
-    assert events[0].error.errno == errno.ETIMEDOUT
-    assert events[1:] == [Closed()]
+    assert events[0] == Unresponsive(3)  # R1 on the way (SHLD-9)
+    assert isinstance(events[1], Reset)
+    assert events[1].error.errno == errno.ETIMEDOUT
+    assert events[2:] == [Closed()]
 
 
 def test_ack_after_retransmission_resets_the_backoff_without_a_sample() -> None:

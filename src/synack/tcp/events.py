@@ -39,6 +39,14 @@ class Urgent(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class Unresponsive(Event):
+    """The same data has been retransmitted R1 times (``TcpConfig.retries1``)
+    without an answer: the connection is still trying, until R2 (SHLD-9)."""
+
+    retransmissions: int
+
+
+@dataclass(frozen=True, slots=True)
 class IcmpError(Event):
     """An ICMP soft error about the connection (SHLD-25): it goes on (MUST-56);
     ``error`` is what a later timeout will report instead of ETIMEDOUT."""

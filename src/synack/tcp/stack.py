@@ -23,6 +23,7 @@ from synack.tcp.connection import Address, Connection
 from synack.tcp.errors import os_error
 from synack.tcp.events import ConnectionRequest, Event
 from synack.tcp.isn import IsnGenerator
+from synack.tcp.options import timestamp_older
 from synack.tcp.seq import Seq
 from synack.tcp.state import State
 from synack.trace.records import (
@@ -413,8 +414,12 @@ class Stack:
         self._remove(conn)
 
     def _reopens_time_wait(self, conn: Connection, seg: Segment) -> bool:
-        """MAY-2 (RFC 9293 3.10.7.4, RFC 6191 without timestamps): a new SYN whose
-        sequence number is beyond the old connection's RCV.NXT may reopen it."""
+        """A new SYN for a 4-tuple in TIME-WAIT may reopen it (MAY-2): when its
+        sequence number is beyond the old connection's RCV.NXT (RFC 9293
+        3.10.7.4), or -- when both incarnations use timestamps -- when its
+        TSval is newer than the old connection's TS.Recent, whatever its
+        sequence number (RFC 6191 2: timestamps shorten TIME-WAIT, SHLD-4;
+        Linux's tcp_timewait_state_process does both)."""
         flags = seg.flags
         if not flags & TcpFlags.SYN or flags & (TcpFlags.ACK | TcpFlags.RST):
             return False
@@ -422,7 +427,15 @@ class Stack:
             return False
         if self._find_listener(conn.local_address, conn.local_port) is None:
             return False
-        return Seq(seg.seq) > conn.rcv_nxt
+        if Seq(seg.seq) > conn.rcv_nxt:
+            return True
+        timestamps = seg.timestamps
+        return (
+            conn.ts_ok
+            and conn.config.timestamps
+            and timestamps is not None
+            and timestamp_older(conn.ts_recent, timestamps.tsval)
+        )
 
     def _find_listener(self, address: Address, port: int) -> Listener | None:
         listener = self._listeners.get((address, port))

@@ -9,7 +9,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from synack.tcp.errors import os_error
-from synack.tcp.events import Reset
+from synack.tcp.events import Reset, Unresponsive
 from synack.tcp.state import State
 from synack.wire.tcp import TcpFlags
 
@@ -97,7 +97,9 @@ def retransmission_timeout(conn: Connection, now: int) -> None:
         _give_up(conn, now, "retransmission timeout (R2)")
         return
     if conn.retries == conn.config.retries1 and state.synchronized:
+        # MUST-20: negative advice to IP (traced); SHLD-9: tell the application.
         conn._timer_fired(now, "R1 reached: negative advice to IP (MUST-20)")
+        conn._events.append(Unresponsive(conn.retries))
     if conn.output_refused and state.synchronized:
         # The device refuses packets: try again soon, without backing off
         # (Linux's tcp_retransmit_timer after a failed tcp_retransmit_skb).
