@@ -49,8 +49,9 @@ NOTES: dict[str, tuple[str, str]] = {
     "SHLD-8": ("not yet", "ECN is not negotiated."),
     "MAY-18": ("not yet", "ECN is not negotiated."),
     "MAY-15": (
-        "not yet",
-        "every write is pushed; no PUSH flag in the SEND call (MUST-60/61 apply).",
+        "implemented",
+        "as Linux, the other way round: a write pushes unless the call says more follows "
+        "(send(more=True), MSG_MORE); TCP_CORK holds partial segments too.",
     ),
     "MAY-17": ("not yet", "the application is not told about PSH."),
     "MAY-7": ("not done", "synack never sends data beyond SND.UNA+SND.WND (a MAY)."),

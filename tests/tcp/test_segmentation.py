@@ -57,6 +57,8 @@ def test_tso_autosize_from_the_pacing_rate() -> None:
 
 
 def test_push_marks_msg_more_and_the_first_touch_clears_psh() -> None:
+    """MAY-15: the SEND call says whether to push -- a write pushes (its last
+    skb is marked PSH) unless MSG_MORE (``more=True``) says more follows."""
     h = linux()
     conn = h.conn
     conn.cork = True  # keep everything queued to look at the skbs

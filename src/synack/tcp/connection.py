@@ -278,6 +278,8 @@ class Connection:
     ) -> int:
         """Queue ``data``; returns how many bytes the send buffer took (possibly 0).
 
+        ``more`` (MSG_MORE) says more data follows: the write is not pushed
+        (MAY-15: the SEND call decides the push; without it every write is).
         ``urgent`` marks the data taken as urgent (3.10.2, MUST-30): SND.UP
         moves to the octet after it (MUST-62), and every segment sent before
         that point carries URG and the pointer -- urgent data of any length
