@@ -46,8 +46,11 @@ NOTES: dict[str, tuple[str, str]] = {
         "error is reported when the connection times out.",
     ),
     "MAY-11": ("n/a", "Record Route is an IP option; synack sends none."),
-    "SHLD-8": ("not yet", "ECN is not negotiated."),
-    "MAY-18": ("not yet", "ECN is not negotiated."),
+    "SHLD-8": (
+        "implemented",
+        "RFC 3168 with Linux's tcp_ecn modes (default 2: accept when asked); the simulator's "
+        "links do not mark CE yet.",
+    ),
     "MAY-15": (
         "implemented",
         "as Linux, the other way round: a write pushes unless the call says more follows "

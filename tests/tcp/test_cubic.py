@@ -1,5 +1,6 @@
-"""CUBIC (RFC 9438) as Linux's tcp_cubic.c: the window after a loss, fast
-convergence, and the cubic growth back to the window where the loss happened."""
+"""CUBIC (RFC 9438) as Linux's tcp_cubic.c, an alternative congestion control
+(MAY-18): the window after a loss, fast convergence, and the cubic growth back
+to the window where the loss happened."""
 
 from __future__ import annotations
 

@@ -170,6 +170,7 @@ SYSCTLS: dict[str, tuple[tuple[str, ...], tuple[Converter, ...]]] = {
     "tcp_pacing_ca_ratio": (("pacing_ca_ratio",), (_count,)),
     "tcp_slow_start_after_idle": (("slow_start_after_idle",), (_flag,)),
     "tcp_congestion_control": (("congestion_control",), (_congestion,)),
+    "tcp_ecn": (("ecn",), (_count,)),
 }
 
 

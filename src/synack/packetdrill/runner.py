@@ -562,10 +562,12 @@ def tcp_info(conn: Connection | None) -> dict[str, int]:
         "tcpi_probes": conn.probes_out,
         # Linux's icsk_backoff counts retransmission and zero-window probe backoff alike.
         "tcpi_backoff": max(conn.rtt.backoffs, conn.persist_backoff),
-        # TCPI_OPT_TIMESTAMPS 1, TCPI_OPT_SACK 2, TCPI_OPT_WSCALE 4 (negotiated on the SYNs)
+        # TCPI_OPT_TIMESTAMPS 1, SACK 2, WSCALE 4, ECN 8 (negotiated on the SYNs), ECN_SEEN 16
         "tcpi_options": (1 if conn.ts_ok else 0)
         | (2 if conn.sack_ok else 0)
-        | (4 if conn.wscale_ok else 0),
+        | (4 if conn.wscale_ok else 0)
+        | (8 if conn.ecn_ok else 0)
+        | (16 if conn.ecn_seen else 0),
         "tcpi_snd_wscale": conn.snd_wscale,
         "tcpi_rcv_wscale": conn.rcv_wscale,
         "tcpi_rto": conn.rtt.rto,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from synack.tcp import rcvwindow
+from synack.tcp import ecn, rcvwindow
 from synack.tcp.options import PAWS_IDLE_LIMIT, TIMESTAMP_SPACE, timestamp_older
 from synack.tcp.seq import Seq
 from synack.tcp.state import State
@@ -35,6 +35,7 @@ FIN = TcpFlags.FIN
 # costs several microseconds per operation).
 _SYN, _ACK, _RST, _FIN = int(SYN), int(ACK), int(RST), int(FIN)
 _URG = int(TcpFlags.URG)
+_ECE = int(TcpFlags.ECE)
 MIN_SEND_MSS = 48  # hostile MSS options are clamped as Linux's TCP_MIN_SND_MSS
 S = State
 
@@ -99,6 +100,7 @@ def _listen(conn: Connection, seg: Segment, now: int) -> None:
     conn.rcv_nxt = conn.irs + 1
     conn.rcv_adv = conn.rcv_wup = conn.rcv_nxt
     _apply_syn_options(conn, seg, now)
+    ecn.negotiate(conn, seg, passive=True)  # RFC 3168 6.1.1
     conn._choose_iss(now)
     conn.snd_wnd = seg.window  # the window in a SYN is never scaled (RFC 7323 2.2)
     conn.max_snd_wnd = conn.snd_wnd
@@ -185,6 +187,7 @@ def _syn_sent(conn: Connection, seg: Segment, now: int) -> None:
     conn.rcv_adv = conn.rcv_wup = conn.rcv_nxt
     _apply_syn_options(conn, seg, now)
     if ack_acceptable:
+        ecn.negotiate(conn, seg, passive=False)  # RFC 3168 6.1.1
         conn.snd_una = ack
         if conn.snd_nxt < ack:
             conn.snd_nxt = ack
@@ -422,6 +425,10 @@ def _other_states(conn: Connection, seg: Segment, now: int) -> None:
         _fin_wait_1_acked(conn, now)
         return
 
+    # RFC 3168 6.1.3: CE on arriving data is echoed with ECE until CWR.
+    if conn.ecn_ok:
+        ecn.on_arrival(conn, seg, conn.received_tos & ecn.CE)
+
     # ---- sixth: URG (3.8.5).  The urgent data itself stays inline, in order.
     if flags & _URG and state in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
         urgent_pointer_received(conn, seg_seq + seg.urgent)
@@ -523,6 +530,8 @@ def _process_ack(conn: Connection, seg: Segment, seg_seq: Seq, ack: Seq, now: in
     cc = conn.cc
     new_sack = False
     linux = conn.config.linux_recovery
+    # RFC 3168 6.1.2: the peer saw congestion; the window is cut, not grown.
+    ece_cut = conn.ecn_ok and int(seg.flags) & _ECE and snd_una <= ack and ecn.on_ece(conn, ack)
     # A duplicate ACK (RFC 5681 2): nothing new acknowledged, no data, no
     # SYN/FIN, the same window, and data outstanding.
     dupack = (
@@ -567,7 +576,7 @@ def _process_ack(conn: Connection, seg: Segment, seg_seq: Seq, ack: Seq, now: in
             else:  # RFC 6582 partial ACK: retransmit the next hole at once
                 cc.on_partial_ack(acked)
                 _retransmit_first_hole(conn, now)
-        else:
+        elif not ece_cut:
             cc.on_ack(acked, flight_before)
         # RFC 6298 5.2 and 5.3: stop the timer when all is ACKed, else restart it.
         conn.rtx_deadline = None if conn.snd_una == conn.snd_max else now + conn.rtt.rto

@@ -91,6 +91,9 @@ class TcpConfig:
     # and in the window after a loss (0.7 vs 0.5 of it).  The RFC 5681/6582
     # path (linux_recovery off) always uses RFC 5681's FlightSize/2.
     congestion_control: str = "cubic"  # [net.ipv4.tcp_congestion_control]
+    # ECN (RFC 3168, SHLD-8): 0 off, 1 ask on active opens and accept, 2 accept
+    # when the peer asks (Linux's default).  [net.ipv4.tcp_ecn]
+    ecn: int = 2
 
     # --- options negotiated on the SYNs ---
     sack: bool = True  # RFC 2018 selective acknowledgments  [net.ipv4.tcp_sack]

@@ -119,7 +119,8 @@ def cubic_root(value: int) -> int:
 
 class Cubic(NewReno):
     """Linux's default congestion control (net.ipv4.tcp_congestion_control =
-    cubic): the same slow start, a window of 0.7 times the old one after a
+    cubic), an alternative algorithm of the Standards Track (MAY-18): the same
+    slow start, a window of 0.7 times the old one after a
     loss, and in congestion avoidance the cubic function of the time since the
     last reduction (RFC 9438 4), with fast convergence and the TCP-friendly
     region (tcp_cubic.c: bictcp_recalc_ssthresh, bictcp_update,

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 
-from synack.tcp import arrival, icmp, output, rcvwindow, segmentation, status, timers
+from synack.tcp import arrival, ecn, icmp, output, rcvwindow, segmentation, status, timers
 from synack.tcp.buffers import ReceiveBuffer, SendBuffer
 from synack.tcp.config import TcpConfig
 from synack.tcp.congestion import congestion_control
@@ -66,6 +66,8 @@ IPV6_OVERHEAD = 40 + 20
 FLAG_ACK = TcpFlags.ACK
 FLAG_FIN = TcpFlags.FIN
 FLAG_RST = TcpFlags.RST
+FLAG_ECE = TcpFlags.ECE
+FLAG_CWR = TcpFlags.CWR
 _ACK, _SYN = int(TcpFlags.ACK), int(TcpFlags.SYN)  # for hot paths
 
 
@@ -204,6 +206,12 @@ class Connection:
         # unsent and the probe timer retries (TCP_RESOURCE_PROBE_INTERVAL).
         self.output_refused = False
         self.received_tos = 0  # the TOS octet of the latest segment that arrived (MAY-9)
+        # ECN (RFC 3168, synack.tcp.ecn)
+        self.ecn_ok = False  # negotiated on the SYNs
+        self.ece_pending = False  # CE seen: echo ECE until the peer's CWR
+        self.ecn_seen = False  # a CE mark arrived at some point (TCPI_OPT_ECN_SEEN)
+        self.send_cwr = False  # our window was reduced: CWR on the next new data
+        self.ecn_high_seq: Seq | None = None  # SND.NXT at the last reduction (RFC 5681 path)
         self._keepalive_probes = 0
         self._rtt_seq: Seq | None = None  # a timed segment's end (Karn: only new data, MUST-18)
         self._rtt_time = 0
@@ -469,6 +477,11 @@ class Connection:
 
     def segments_to_send(self, now: int) -> list[Segment]:
         """Everything due to go out now: control segments, data, FIN, ACKs."""
+        return [segment for segment, _ in self.datagrams_to_send(now)]
+
+    def datagrams_to_send(self, now: int) -> list[tuple[Segment, int]]:
+        """``segments_to_send`` with the ECN field each one's IP header carries
+        (ECT(0) for new data on an ECN connection, else 0; ``synack.tcp.ecn``)."""
         self._last_now = now
         state = self.state
         if state.synchronized or state is State.SYN_SENT or state is State.SYN_RECEIVED:
@@ -485,14 +498,16 @@ class Connection:
             return []
         out = self._out
         self._out = []
-        segments = []
+        datagrams = []
+        ecn_ok = self.ecn_ok
         for segment, retransmission in out:
             if int(segment.flags) & _ACK:
                 self._ack_sent(segment)
             if self._trace is not None:
                 self._trace(SegmentSent(now, self.four_tuple, segment, retransmission))
-            segments.append(segment)
-        return segments
+            field = ecn.ip_ecn_field(self, segment, retransmission) if ecn_ok else 0
+            datagrams.append((segment, field))
+        return datagrams
 
     def next_event(self) -> Event | None:
         """The oldest event not yet taken, or None."""
@@ -535,6 +550,8 @@ class Connection:
         else:
             if self.snd_up is not None:
                 flags, pointer = urgent_field(self, seq, flags)
+            if self.ece_pending and int(flags) & _ACK:
+                flags = flags | FLAG_ECE  # RFC 3168 6.1.3: echo until CWR
             window = min(self._window_to_advertise() >> self.rcv_wscale, 0xFFFF)
             if self.ts_ok or self.sack_ok:
                 options = own_segment_options(self, flags)
@@ -660,6 +677,9 @@ class Connection:
         if segment.payload:
             self.last_data_sent = now
         if first:
+            if self.send_cwr and segment.payload:
+                segment.flags = segment.flags | FLAG_CWR  # RFC 3168 6.1.2
+                self.send_cwr = False
             if self._rtt_seq is None:
                 self._rtt_seq = Seq(segment.seq) + segment.seg_len
                 self._rtt_time = now

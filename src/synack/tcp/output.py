@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from synack.tcp import segmentation
+from synack.tcp import ecn, segmentation
 from synack.tcp.state import State
 from synack.wire.tcp import TcpFlags
 
@@ -70,6 +70,8 @@ def _burst(conn: Connection, now: int, *, timeout: bool = False) -> None:
     if state is State.SYN_SENT or state is State.SYN_RECEIVED:
         if conn.snd_nxt == conn.iss:
             flags = FLAG_SYN if state is State.SYN_SENT else FLAG_SYN | FLAG_ACK
+            if conn.config.ecn:  # RFC 3168 6.1.1: an ECN-setup SYN or SYN,ACK
+                flags |= ecn.syn_flags(conn, first=conn.snd_max == conn.iss)
             segment = conn._segment(conn.iss, flags, options=conn._syn_options())
             conn._emit(segment, now, first=conn.snd_max == conn.iss)
             conn.snd_nxt = conn.iss + 1

@@ -562,6 +562,8 @@ class Recovery:
                 self._add_reno_sack(conn)
         self._identify_loss(conn, advanced, now)
         if not self.lost_out:
+            if state == CA_CWR:
+                return False  # tcp_try_to_open: CWR lasts until high_seq is ACKed
             # tcp_try_to_open / tcp_try_keep_open
             left_out = self.sacked_out + self.reno_sacked + self.lost_out
             self.ca_state = CA_DISORDER if left_out or self.retrans_out else CA_OPEN
@@ -593,6 +595,23 @@ class Recovery:
         self.prr_out = 0
         cc.ssthresh = cc.loss_ssthresh(self.prior_cwnd) * mss  # icsk_ca_ops->ssthresh()
         conn.bump("fast_recoveries")
+
+    def enter_cwr(self, conn: Connection) -> bool:
+        """tcp_enter_cwr after an ECN echo (RFC 3168 6.1.2): in Open or Disorder,
+        reduce cwnd towards ssthresh with PRR until SND.NXT of now is ACKed; in
+        CWR, Recovery or Loss the window is already being reduced.  True when
+        a reduction started."""
+        if self.ca_state >= CA_CWR:
+            return False
+        mss = conn.send_mss
+        cc = conn.cc
+        self.ca_state = CA_CWR
+        self.high_seq = conn.snd_max
+        self.prior_cwnd = max(cc.cwnd // mss, 1)
+        self.prr_delivered = 0
+        self.prr_out = 0
+        cc.ssthresh = cc.loss_ssthresh(self.prior_cwnd) * mss
+        return True
 
     def _end_cwnd_reduction(self, conn: Connection) -> None:
         cc = conn.cc

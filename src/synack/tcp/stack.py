@@ -315,11 +315,16 @@ class Stack:
         while dirty:
             conn = next(iter(dirty))
             del dirty[conn]
-            # The connection's own TOS octet (MUST-48), passed to IP unchanged (SHLD-22).
-            tos = conn.config.tos
-            for seg in conn.segments_to_send(now):
+            # The connection's own DiffServ field (MUST-48), passed to IP
+            # unchanged (SHLD-22), with the ECN field of each segment (RFC 3168).
+            diffserv = conn.config.tos & 0xFC
+            for seg, ecn_field in conn.datagrams_to_send(now):
                 packet = Packet(
-                    conn.local_address, conn.remote_address, seg, ttl=self.config.ttl, tos=tos
+                    conn.local_address,
+                    conn.remote_address,
+                    seg,
+                    ttl=self.config.ttl,
+                    tos=diffserv | ecn_field,
                 )
                 out.append(encode_packet(packet))
             self._service(conn)
