@@ -94,7 +94,16 @@ class Settings:
 
 #: The stock Linux kernel's TCP settings, as the reference runs saw them
 #: before a script's own defaults script changed anything.
-LINUX = TcpConfig(syn_retries=6, synack_retries=5)
+LINUX = TcpConfig(
+    syn_retries=6,
+    synack_retries=5,
+    # net.ipv4.tcp_rmem = 4096 131072 6291456: sk_rcvbuf starts at 131072, so
+    # a SYN offers 64240 (65536 rounded down to whole MSS), as Linux's do.
+    # The send buffer keeps synack's 256 KiB: Linux grows sk_sndbuf from
+    # tcp_wmem[1] = 16384 as the connection starts (tcp_sndbuf_expand), which
+    # synack does not model.
+    receive_buffer=131072,
+)
 
 _SYSCTL_ASSIGNMENT = re.compile(
     r"^(?:/proc/sys/)?(net[./]ipv4[./]tcp_\w+|net[./]core[./]\w+)=(.*)$"
