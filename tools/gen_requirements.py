@@ -49,7 +49,7 @@ NOTES: dict[str, tuple[str, str]] = {
     "SHLD-8": (
         "implemented",
         "RFC 3168 with Linux's tcp_ecn modes (default 2: accept when asked); the simulator's "
-        "links do not mark CE yet.",
+        "links can mark CE (LinkConfig.ecn_mark_threshold).",
     ),
     "MAY-15": (
         "implemented",

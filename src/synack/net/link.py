@@ -11,6 +11,9 @@ records and schedules the outcome.  The order of the stages is:
 2. the sender's FIFO queue when ``bandwidth`` is set: tail drop when
    ``queue_limit`` datagrams are already waiting or being serialised, else
    serialisation delay ``len * 8 / bandwidth`` after the previous datagram;
+   with ``ecn_mark_threshold``, a datagram that finds at least that many
+   ahead of it is marked CE instead when it is ECN-capable (ECT(0) or
+   ECT(1); RFC 3168 5, a step-marking AQM like DCTCP's K);
 3. loss on the wire: the Gilbert-Elliott state moves first (good to bad with
    ``burst_loss_enter``, bad to good with ``burst_loss_exit``), then the
    datagram is lost with ``loss`` in the good state or ``burst_loss`` in the
@@ -52,6 +55,7 @@ class LinkConfig:
     jitter: int = 0
     bandwidth: int = 0
     queue_limit: int = 100  # datagrams waiting or being serialised (tail drop beyond)
+    ecn_mark_threshold: int = 0  # mark ECT datagrams CE from this queue length on (0: never)
     loss: float = 0.0  # loss probability (in the good state when bursts are on)
     burst_loss_enter: float = 0.0  # Gilbert-Elliott: P(good -> bad) per datagram
     burst_loss_exit: float = 0.25  # Gilbert-Elliott: P(bad -> good) per datagram
@@ -90,6 +94,7 @@ class DirectionStats:
     delivered: int = 0  # copies scheduled for delivery (duplicates included)
     duplicated: int = 0
     corrupted: int = 0
+    ce_marked: int = 0  # ECN-capable datagrams marked Congestion Experienced
     lost: dict[str, int] = field(default_factory=dict)  # by reason
 
     @property
@@ -155,6 +160,11 @@ class Direction:
                 in_flight.popleft()
             if len(in_flight) >= config.queue_limit:
                 return self._lose("queue full")
+            if config.ecn_mark_threshold and len(in_flight) >= config.ecn_mark_threshold:
+                marked = mark_ce(packet)
+                if marked is not None:
+                    packet = marked
+                    self.stats.ce_marked += 1
             start = in_flight[-1] if in_flight else now
             departure = start + -(-len(packet) * 8 * SECOND // config.bandwidth)
             in_flight.append(departure)
@@ -195,6 +205,36 @@ class Direction:
             result.append(Copy(arrival, data, bit, index == 1))
         self.stats.delivered += copies
         return Outcome(None, tuple(result))
+
+
+def mark_ce(packet: bytes) -> bytes | None:
+    """``packet`` with its ECN field set to CE (RFC 3168 5), or None when it is
+    not ECN-capable (Not-ECT) or not an IP datagram.  IPv4's header checksum
+    is updated (RFC 1624: the field changes by the two ECN bits)."""
+    if not packet:
+        return None
+    version = packet[0] >> 4
+    if version == 4 and len(packet) >= 20:
+        if packet[1] & 3 == 0:
+            return None
+        marked = bytearray(packet)
+        old_word = (marked[0] << 8) | marked[1]
+        marked[1] |= 3
+        new_word = (marked[0] << 8) | marked[1]
+        checksum = (marked[10] << 8) | marked[11]
+        total = (~checksum & 0xFFFF) + (~old_word & 0xFFFF) + new_word  # RFC 1624 eqn. 3
+        total = (total & 0xFFFF) + (total >> 16)
+        total = (total & 0xFFFF) + (total >> 16)
+        checksum = ~total & 0xFFFF
+        marked[10], marked[11] = checksum >> 8, checksum & 0xFF
+        return bytes(marked)
+    if version == 6 and len(packet) >= 40:
+        if packet[1] & 0x30 == 0:
+            return None
+        marked = bytearray(packet)
+        marked[1] |= 0x30  # the traffic class's two low bits
+        return bytes(marked)
+    return None
 
 
 class Link:
