@@ -139,12 +139,7 @@ def _burst(conn: Connection, now: int, *, timeout: bool = False) -> None:
                 return
             continue
         if conn.fin_queued and unsent == 0:
-            segment = conn._segment(conn.snd_nxt, FLAG_FIN | FLAG_ACK)
-            conn.fin_seq = conn.snd_nxt
-            conn._emit(segment, now, first=conn.snd_nxt == conn.snd_max)
-            conn.snd_nxt = conn.snd_nxt + 1
-            if conn.snd_nxt > conn.snd_max:
-                conn.snd_max = conn.snd_nxt
+            segmentation.send_bare_fin(conn, now)
         return
 
 def _refused(conn: Connection, now: int) -> bool:

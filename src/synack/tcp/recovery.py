@@ -816,13 +816,7 @@ class Recovery:
         self.reno_sacked = 0
         self.ca_state = CA_LOSS
         self.high_seq = conn.snd_max
-        for entry in self.segments():
-            if entry.sacked:
-                entry.sacked = False
-                self.sacked_out -= 1
-                self.sacked_bytes -= entry.length
-            self._mark_lost(entry)
-        self.fack = None
+        self._mark_everything_lost()
 
     def mark_all_lost(self, conn: Connection) -> None:
         """tcp_simple_retransmit after a path MTU reduction: what is in flight
@@ -834,6 +828,11 @@ class Recovery:
         if self.ca_state != CA_LOSS:
             self.ca_state = CA_LOSS
             self.high_seq = conn.snd_max
+        self._mark_everything_lost()
+
+    def _mark_everything_lost(self) -> None:
+        """Going back to SND.UNA resends all: SACK marks go (RFC 2018 5.1) and
+        every segment in flight counts as lost."""
         for entry in self.segments():
             if entry.sacked:
                 entry.sacked = False

@@ -289,12 +289,7 @@ def write_xmit(conn: Connection, now: int, nonagle: int) -> None:
         unsent = buffered - sent
         if unsent <= 0:
             if unsent == 0 and conn.fin_queued:
-                segment = conn._segment(conn.snd_nxt, _ACK_FIN)
-                conn.fin_seq = conn.snd_nxt
-                conn._emit(segment, now, first=conn.snd_nxt == conn.snd_max)
-                conn.snd_nxt = conn.snd_nxt + 1
-                if conn.snd_nxt > conn.snd_max:
-                    conn.snd_max = conn.snd_nxt
+                send_bare_fin(conn, now)
             return
         offset = base + sent
         if idle_check:
@@ -408,3 +403,13 @@ def _send_packet(
         position += length
     if size < segments * mss:
         conn._small_end = start_seq + size  # tcp_minshall_update
+
+
+def send_bare_fin(conn: Connection, now: int) -> None:
+    """Send the FIN on its own at SND.NXT (all data sent) and move SND.NXT past it."""
+    segment = conn._segment(conn.snd_nxt, _ACK_FIN)
+    conn.fin_seq = conn.snd_nxt
+    conn._emit(segment, now, first=conn.snd_nxt == conn.snd_max)
+    conn.snd_nxt = conn.snd_nxt + 1
+    if conn.snd_nxt > conn.snd_max:
+        conn.snd_max = conn.snd_nxt

@@ -23,6 +23,7 @@ from synack.wire.checksum import (
     pseudo_header_sum_ipv6,
 )
 from synack.wire.errors import MalformedPacket
+from synack.wire.ip import datagram_view
 
 PROTOCOL_ICMP = 1
 PROTOCOL_ICMPV6 = 58
@@ -78,11 +79,7 @@ def parse_icmp(data: bytes | bytearray | memoryview) -> IcmpError | None:
     ``MalformedPacket`` for bytes that are not a well-formed ICMP datagram
     (reasons ``"truncated"``, ``"bad-checksum"``, ``"not-icmp"``, ...).
     """
-    view = memoryview(data)
-    if view.itemsize != 1:
-        view = view.cast("B")
-    if not view:
-        raise MalformedPacket("truncated", "empty packet")
+    view = datagram_view(data)
     version = view[0] >> 4
     if version == 4:
         if len(view) < 20:

@@ -60,17 +60,23 @@ def parse_packet(data: bytes | bytearray | memoryview, *, verify_checksum: bool 
     ``"bad-header-length"``, ``"bad-total-length"``, ``"bad-ip-checksum"``,
     ``"not-tcp"``, ``"fragment"``, or any reason of ``parse_segment``.
     """
-    view = memoryview(data)
-    if view.itemsize != 1:
-        view = view.cast("B")
-    if not view:
-        raise MalformedPacket("truncated", "empty packet")
+    view = datagram_view(data)
     version = view[0] >> 4
     if version == 4:
         return _parse_ipv4(view, verify_checksum)
     if version == 6:
         return _parse_ipv6(view, verify_checksum)
     raise MalformedPacket("bad-version", f"IP version {version}")
+
+
+def datagram_view(data: bytes | bytearray | memoryview) -> memoryview:
+    """A byte-per-item view of a datagram; MalformedPacket when it is empty."""
+    view = memoryview(data)
+    if view.itemsize != 1:
+        view = view.cast("B")
+    if not view:
+        raise MalformedPacket("truncated", "empty packet")
+    return view
 
 
 def _parse_ipv4(view: memoryview, verify_checksum: bool) -> Packet:
